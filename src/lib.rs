@@ -1,0 +1,13 @@
+//! iam-sweeper: keeps an AWS account's IAM user credentials clean.
+//!
+//! The pure core reads the credential report ([`report`]), the policy ([`config`]) and applies the
+//! rules ([`rules`]) to produce [`finding::Finding`]s; [`audit`] renders them. The AWS edge and
+//! the Lambda handler wire this core to IAM and SNS.
+
+pub mod audit;
+pub mod config;
+pub mod exemption;
+pub mod finding;
+pub mod report;
+pub mod rules;
+pub mod synthetic;
