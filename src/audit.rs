@@ -178,7 +178,11 @@ fn row(f: &Finding) -> [String; 8] {
     [
         f.user.clone(),
         f.credential.to_string(),
-        if rules.is_empty() { "-".into() } else { rules.join(",") },
+        if rules.is_empty() {
+            "-".into()
+        } else {
+            rules.join(",")
+        },
         last,
         f.idle_days.map_or("-".into(), |d| format!("{d} d")),
         date(&f.disable_on),

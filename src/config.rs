@@ -189,7 +189,9 @@ impl fmt::Display for Problem {
 const MAX_DAYS: u32 = 36_500;
 
 /// Reads the policy and runtime settings through `lookup` (normally `std::env::var`).
-pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<(Policy, Runtime), ConfigError> {
+pub fn from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(Policy, Runtime), ConfigError> {
     let mut r = Reader {
         lookup: &lookup,
         problems: Vec::new(),
@@ -197,7 +199,11 @@ pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<(Policy, R
     let d = Policy::default();
     let rt = Runtime::default();
     let policy = Policy {
-        mode: r.choice("MODE", d.mode, &[("report", Mode::Report), ("enforce", Mode::Enforce)]),
+        mode: r.choice(
+            "MODE",
+            d.mode,
+            &[("report", Mode::Report), ("enforce", Mode::Enforce)],
+        ),
         stale_after_days: r.number("STALE_AFTER_DAYS", d.stale_after_days, 1, MAX_DAYS),
         disable_after_days: r.number("DISABLE_AFTER_DAYS", d.disable_after_days, 1, MAX_DAYS),
         warn_days: r.number("WARN_DAYS", d.warn_days, 0, MAX_DAYS),
@@ -207,11 +213,19 @@ pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<(Policy, R
             0,
             86_400,
         ),
-        initial_key_grace_days: r.number("INITIAL_KEY_GRACE_DAYS", d.initial_key_grace_days, 0, MAX_DAYS),
+        initial_key_grace_days: r.number(
+            "INITIAL_KEY_GRACE_DAYS",
+            d.initial_key_grace_days,
+            0,
+            MAX_DAYS,
+        ),
         initial_key_action: r.choice(
             "INITIAL_KEY_ACTION",
             d.initial_key_action,
-            &[("delete", InitialKeyAction::Delete), ("deactivate", InitialKeyAction::Deactivate)],
+            &[
+                ("delete", InitialKeyAction::Delete),
+                ("deactivate", InitialKeyAction::Deactivate),
+            ],
         ),
         disable_keys: r.flag("DISABLE_KEYS", d.disable_keys),
         delete_passwords: r.flag("DELETE_PASSWORDS", d.delete_passwords),
@@ -274,7 +288,10 @@ impl Reader<'_> {
         match v.parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => n,
             _ => {
-                self.problem(name, format!("`{v}` is not a whole number from {min} to {max}"));
+                self.problem(
+                    name,
+                    format!("`{v}` is not a whole number from {min} to {max}"),
+                );
                 default
             }
         }
@@ -326,7 +343,10 @@ impl Reader<'_> {
         let v = self.get(name)?;
         let parts: Vec<&str> = v.split(':').collect();
         if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
-            self.problem(name, format!("`{v}` is not an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME)"));
+            self.problem(
+                name,
+                format!("`{v}` is not an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME)"),
+            );
         }
         Some(v)
     }
@@ -350,8 +370,14 @@ mod tests {
         let (p, rt) = read(&[]).unwrap();
         assert_eq!(p, Policy::default());
         assert_eq!(p.mode, Mode::Report);
-        assert_eq!((p.stale_after_days, p.disable_after_days, p.warn_days), (30, 90, 7));
-        assert_eq!((p.initial_key_window_seconds, p.initial_key_grace_days), (10, 7));
+        assert_eq!(
+            (p.stale_after_days, p.disable_after_days, p.warn_days),
+            (30, 90, 7)
+        );
+        assert_eq!(
+            (p.initial_key_window_seconds, p.initial_key_grace_days),
+            (10, 7)
+        );
         assert_eq!(p.initial_key_action, InitialKeyAction::Delete);
         assert!(p.disable_keys && p.delete_passwords);
         assert_eq!(p.exempt_tag_key, "iam-sweeper:exempt");
@@ -374,14 +400,23 @@ mod tests {
             ("EXEMPT_USERS", "svc-*, break-glass"),
             ("EXEMPT_TAG_KEY", "keep"),
             ("MAX_ACTIONS", "3"),
-            ("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:sweeper"),
+            (
+                "SNS_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:sweeper",
+            ),
             ("REPORT_WAIT_SECONDS", "30"),
             ("CONCURRENCY", "2"),
         ])
         .unwrap();
         assert_eq!(p.mode, Mode::Enforce);
-        assert_eq!((p.stale_after_days, p.disable_after_days, p.warn_days), (45, 45, 0));
-        assert_eq!((p.initial_key_window_seconds, p.initial_key_grace_days), (60, 0));
+        assert_eq!(
+            (p.stale_after_days, p.disable_after_days, p.warn_days),
+            (45, 45, 0)
+        );
+        assert_eq!(
+            (p.initial_key_window_seconds, p.initial_key_grace_days),
+            (60, 0)
+        );
         assert_eq!(p.initial_key_action, InitialKeyAction::Deactivate);
         assert!(!p.disable_keys && !p.delete_passwords);
         assert_eq!(p.exempt_users.matching("svc-ci"), Some("svc-*"));
@@ -389,13 +424,21 @@ mod tests {
         assert_eq!(p.exempt_users.matching("alice"), None);
         assert_eq!(p.exempt_tag_key, "keep");
         assert_eq!(p.max_actions, 3);
-        assert_eq!(rt.sns_topic_arn.as_deref(), Some("arn:aws:sns:us-east-1:123456789012:sweeper"));
+        assert_eq!(
+            rt.sns_topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:123456789012:sweeper")
+        );
         assert_eq!((rt.report_wait_seconds, rt.concurrency), (30, 2));
     }
 
     #[test]
     fn empty_values_count_as_unset() {
-        let (p, _) = read(&[("MODE", ""), ("STALE_AFTER_DAYS", " "), ("EXEMPT_USERS", "")]).unwrap();
+        let (p, _) = read(&[
+            ("MODE", ""),
+            ("STALE_AFTER_DAYS", " "),
+            ("EXEMPT_USERS", ""),
+        ])
+        .unwrap();
         assert_eq!(p, Policy::default());
     }
 
@@ -427,7 +470,10 @@ mod tests {
             ]
         );
         let text = err.to_string();
-        assert!(text.contains("MODE: `enforcing` is not one of: report, enforce"), "{text}");
+        assert!(
+            text.contains("MODE: `enforcing` is not one of: report, enforce"),
+            "{text}"
+        );
     }
 
     #[test]

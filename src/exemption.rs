@@ -87,14 +87,25 @@ mod tests {
         let today = day("2026-11-23");
         assert!(TagValue::read("2026-11-23", today).exempts());
         assert!(TagValue::read("2027-01-01", today).exempts());
-        assert_eq!(TagValue::read("2026-11-22", today), TagValue::Expired(day("2026-11-22")));
+        assert_eq!(
+            TagValue::read("2026-11-22", today),
+            TagValue::Expired(day("2026-11-22"))
+        );
         assert!(!TagValue::read("2026-11-22", today).exempts());
     }
 
     #[test]
     fn anything_else_is_invalid() {
         let today = day("2026-11-23");
-        for v in ["yes", "1", "false", "", "2026-13-01", "2026-1-1", "27/11/2026"] {
+        for v in [
+            "yes",
+            "1",
+            "false",
+            "",
+            "2026-13-01",
+            "2026-1-1",
+            "27/11/2026",
+        ] {
             assert_eq!(TagValue::read(v, today), TagValue::Invalid, "{v}");
         }
     }

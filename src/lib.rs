@@ -5,6 +5,7 @@
 //! the Lambda handler wire this core to IAM and SNS.
 
 pub mod audit;
+pub mod aws;
 pub mod config;
 pub mod exemption;
 pub mod finding;

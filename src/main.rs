@@ -15,7 +15,11 @@ const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_FINDINGS: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "iam-sweeper", version, about = "Audits and cleans up unused IAM user credentials (CIS AWS Foundations)")]
+#[command(
+    name = "iam-sweeper",
+    version,
+    about = "Audits and cleans up unused IAM user credentials (CIS AWS Foundations)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

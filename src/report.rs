@@ -107,7 +107,9 @@ impl AccessKeyColumns {
 pub enum ReportError {
     #[error("the credential report is empty: expected a header row naming the 22 columns")]
     Empty,
-    #[error("the credential report has no column `{column}` in its header (line 1); is this an IAM credential report?")]
+    #[error(
+        "the credential report has no column `{column}` in its header (line 1); is this an IAM credential report?"
+    )]
     MissingColumn { column: &'static str },
     #[error("the credential report names column `{column}` twice in its header (line 1)")]
     DuplicateColumn { column: String },
@@ -211,8 +213,7 @@ impl ColumnIndex {
         let mut positions: HashMap<&[u8], usize> = HashMap::new();
         for (i, name) in header.iter().enumerate() {
             let name = trim(name);
-            if positions.insert(name, i).is_some() && COLUMNS.iter().any(|c| c.as_bytes() == name)
-            {
+            if positions.insert(name, i).is_some() && COLUMNS.iter().any(|c| c.as_bytes() == name) {
                 return Err(ReportError::DuplicateColumn {
                     column: String::from_utf8_lossy(name).into_owned(),
                 });
@@ -432,7 +433,10 @@ mod tests {
             e.access_keys[0].last_used_date,
             Some(t("2015-04-16T15:14:00Z"))
         );
-        assert_eq!(e.access_keys[0].last_used_region.as_deref(), Some("us-east-1"));
+        assert_eq!(
+            e.access_keys[0].last_used_region.as_deref(),
+            Some("us-east-1")
+        );
         assert_eq!(e.access_keys[0].last_used_service.as_deref(), Some("s3"));
         assert_eq!(e.access_keys[1].active, Some(false));
         assert_eq!(e.certs[0].active, Some(false));
@@ -524,7 +528,10 @@ mod tests {
     fn a_bad_boolean_names_line_and_column() {
         let row = ELISE.replace(",false,true,", ",false,yes,");
         let err = parse(report(&[&row]).as_bytes()).unwrap_err();
-        assert!(matches!(err, ReportError::Field { line: 2, ref column, .. } if column == "access_key_1_active"), "{err}");
+        assert!(
+            matches!(err, ReportError::Field { line: 2, ref column, .. } if column == "access_key_1_active"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -551,17 +558,30 @@ mod tests {
     #[test]
     fn duplicate_users_are_an_error() {
         let err = parse(report(&[ELISE, ELISE]).as_bytes()).unwrap_err();
-        assert!(matches!(err, ReportError::DuplicateUser { line: 3, first_line: 2, .. }));
+        assert!(matches!(
+            err,
+            ReportError::DuplicateUser {
+                line: 3,
+                first_line: 2,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn non_utf8_is_an_error_naming_the_column() {
         let mut bytes = report(&[]).into_bytes();
         bytes.extend_from_slice(ELISE.replacen("elise", "el\u{fffd}se", 1).as_bytes());
-        let pos = bytes.windows(3).position(|w| w == "\u{fffd}".as_bytes()).unwrap();
+        let pos = bytes
+            .windows(3)
+            .position(|w| w == "\u{fffd}".as_bytes())
+            .unwrap();
         bytes.splice(pos..pos + 3, [0xff]);
         let err = parse(&bytes).unwrap_err();
-        assert!(matches!(err, ReportError::Field { line: 2, ref column, .. } if column == "user"), "{err}");
+        assert!(
+            matches!(err, ReportError::Field { line: 2, ref column, .. } if column == "user"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ pub fn user(i: usize, now: DateTime<Utc>) -> Record {
         password_last_changed: None,
         password_next_rotation: None,
         mfa_active: Some(false),
-        access_keys: [key(created + Duration::days(1), Some(fresh)), AccessKeyColumns::default()],
+        access_keys: [
+            key(created + Duration::days(1), Some(fresh)),
+            AccessKeyColumns::default(),
+        ],
         certs: [CertColumns::default(), CertColumns::default()],
     };
     match kind_of(i) {

@@ -40,14 +40,23 @@ fn user(name: &str) -> Record {
     }
 }
 
-fn with_password(mut r: Record, used: Option<DateTime<Utc>>, changed: Option<DateTime<Utc>>) -> Record {
+fn with_password(
+    mut r: Record,
+    used: Option<DateTime<Utc>>,
+    changed: Option<DateTime<Utc>>,
+) -> Record {
     r.password_enabled = Some(true);
     r.password_last_used = used;
     r.password_last_changed = changed;
     r
 }
 
-fn with_key(mut r: Record, slot: Slot, created: Option<DateTime<Utc>>, used: Option<DateTime<Utc>>) -> Record {
+fn with_key(
+    mut r: Record,
+    slot: Slot,
+    created: Option<DateTime<Utc>>,
+    used: Option<DateTime<Utc>>,
+) -> Record {
     r.access_keys[slot.index()] = AccessKeyColumns {
         active: Some(true),
         last_rotated: created,
@@ -155,7 +164,10 @@ fn never_used_key_is_aged_from_its_creation() {
     assert_eq!(f.action, Action::None);
 
     let fresh = with_key(user("k"), Slot::One, Some(ago(days(3))), None);
-    assert!(one(&[fresh], &policy()).is_none(), "a week-old unused key is not stale");
+    assert!(
+        one(&[fresh], &policy()).is_none(),
+        "a week-old unused key is not stale"
+    );
 }
 
 #[test]
@@ -167,10 +179,21 @@ fn key_with_no_dates_is_aged_from_user_creation() {
 
 #[test]
 fn each_key_slot_is_its_own_finding() {
-    let r = with_key(key1(days(100)), Slot::Two, Some(ago(days(200))), Some(ago(days(120))));
+    let r = with_key(
+        key1(days(100)),
+        Slot::Two,
+        Some(ago(days(200))),
+        Some(ago(days(120))),
+    );
     let f = evaluate(&[r], &policy(), now());
     let creds: Vec<Credential> = f.iter().map(|f| f.credential).collect();
-    assert_eq!(creds, [Credential::AccessKey(Slot::One), Credential::AccessKey(Slot::Two)]);
+    assert_eq!(
+        creds,
+        [
+            Credential::AccessKey(Slot::One),
+            Credential::AccessKey(Slot::Two)
+        ]
+    );
     assert_eq!(f[1].last_used_service.as_deref(), Some("s3"));
 }
 
@@ -226,7 +249,8 @@ fn setup_user(key_after: Duration, key_used: Option<DateTime<Utc>>, age: Duratio
 }
 
 fn initial_key(f: &[Finding]) -> Option<&Finding> {
-    f.iter().find(|f| f.rules.contains(&RuleId::InitialSetupKey))
+    f.iter()
+        .find(|f| f.rules.contains(&RuleId::InitialSetupKey))
 }
 
 #[test]
@@ -259,7 +283,11 @@ fn initial_setup_key_must_never_have_been_used() {
 fn initial_setup_key_must_be_active() {
     let mut r = setup_user(Duration::seconds(1), None, days(200));
     r.access_keys[0].active = Some(false);
-    assert!(evaluate(&[r], &policy(), now()).iter().all(|f| f.credential == Credential::Password));
+    assert!(
+        evaluate(&[r], &policy(), now())
+            .iter()
+            .all(|f| f.credential == Credential::Password)
+    );
 }
 
 #[test]
@@ -297,13 +325,21 @@ fn both_rules_one_finding_strongest_action() {
         .filter(|f| f.credential == Credential::AccessKey(Slot::One))
         .collect();
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].rules, [RuleId::UnusedCredentials, RuleId::InitialSetupKey]);
+    assert_eq!(
+        f[0].rules,
+        [RuleId::UnusedCredentials, RuleId::InitialSetupKey]
+    );
     assert_eq!(f[0].action, Action::DeleteKey, "delete beats deactivate");
 }
 
 #[test]
 fn root_is_reported_never_acted_on() {
-    let mut root = with_key(user(report::ROOT_USER), Slot::One, Some(ago(days(900))), Some(ago(days(400))));
+    let mut root = with_key(
+        user(report::ROOT_USER),
+        Slot::One,
+        Some(ago(days(900))),
+        Some(ago(days(400))),
+    );
     root.password_enabled = None;
     root.password_last_used = Some(ago(days(400)));
     let f = evaluate(&[root.clone()], &policy(), now());
@@ -351,7 +387,11 @@ fn exempt_by_tag_true_or_future_date_expired_or_invalid_not_honoured() {
         exemption::apply_tag(&mut f, "iam-sweeper:exempt", Some(value), today);
         assert_eq!(f.exempt, exempt, "{value}");
         assert_eq!(f.invalid_exemption.is_some(), invalid, "{value}");
-        let want = if exempt { Action::None } else { Action::DeactivateKey };
+        let want = if exempt {
+            Action::None
+        } else {
+            Action::DeactivateKey
+        };
         assert_eq!(f.action, want, "{value}");
     }
 }
@@ -368,7 +408,10 @@ fn per_action_switches_turn_actions_off() {
     let r = with_password(key1(days(400)), Some(ago(days(400))), None);
     let f = evaluate(&[r], &p, now());
     assert_eq!(f.len(), 2);
-    assert!(f.iter().all(|f| f.stale && f.action == Action::None && f.disable_on.is_none()));
+    assert!(
+        f.iter()
+            .all(|f| f.stale && f.action == Action::None && f.disable_on.is_none())
+    );
 }
 
 #[test]
@@ -410,18 +453,55 @@ fn seed_sample_verdicts() {
     assert_eq!(records.len(), 7);
     let f = evaluate(&records, &policy(), t("2016-09-15T00:00:00Z"));
     let v = verdicts(&f);
-    let s = |u: &str, c: &'static str, r: &[&'static str], a: &'static str| (u.to_string(), c, r.to_vec(), a);
+    let s = |u: &str, c: &'static str, r: &[&'static str], a: &'static str| {
+        (u.to_string(), c, r.to_vec(), a)
+    };
     assert_eq!(
         v,
         [
-            s("<root_account>", "root_access_key", &["root-access-key"], "none"),
-            s("elise", "access_key_1", &["unused-credentials"], "deactivate_key"),
-            s("brandon", "access_key_1", &["initial-setup-key"], "delete_key"),
-            s("helene", "access_key_1", &["unused-credentials"], "deactivate_key"),
-            s("paras", "access_key_2", &["unused-credentials"], "deactivate_key"),
+            s(
+                "<root_account>",
+                "root_access_key",
+                &["root-access-key"],
+                "none"
+            ),
+            s(
+                "elise",
+                "access_key_1",
+                &["unused-credentials"],
+                "deactivate_key"
+            ),
+            s(
+                "brandon",
+                "access_key_1",
+                &["initial-setup-key"],
+                "delete_key"
+            ),
+            s(
+                "helene",
+                "access_key_1",
+                &["unused-credentials"],
+                "deactivate_key"
+            ),
+            s(
+                "paras",
+                "access_key_2",
+                &["unused-credentials"],
+                "deactivate_key"
+            ),
             s("anitha", "password", &["unused-credentials"], "none"),
-            s("anitha", "access_key_1", &["unused-credentials"], "deactivate_key"),
-            s("anitha", "access_key_2", &["unused-credentials", "initial-setup-key"], "delete_key"),
+            s(
+                "anitha",
+                "access_key_1",
+                &["unused-credentials"],
+                "deactivate_key"
+            ),
+            s(
+                "anitha",
+                "access_key_2",
+                &["unused-credentials", "initial-setup-key"],
+                "delete_key"
+            ),
         ]
     );
     let anitha_pw = &f[5];
@@ -431,17 +511,43 @@ fn seed_sample_verdicts() {
 
 #[test]
 fn boundary_fixture_verdicts() {
-    let f = evaluate(&fixture("boundaries.csv"), &policy(), t("2026-01-31T00:00:00Z"));
+    let f = evaluate(
+        &fixture("boundaries.csv"),
+        &policy(),
+        t("2026-01-31T00:00:00Z"),
+    );
     let v: Vec<(String, &str, Vec<&str>, &str)> = verdicts(&f);
-    let s = |u: &str, c: &'static str, r: &[&'static str], a: &'static str| (u.to_string(), c, r.to_vec(), a);
+    let s = |u: &str, c: &'static str, r: &[&'static str], a: &'static str| {
+        (u.to_string(), c, r.to_vec(), a)
+    };
     assert_eq!(
         v,
         [
             s("key-30d", "access_key_1", &["unused-credentials"], "none"),
-            s("key-89d23h59m", "access_key_1", &["unused-credentials"], "none"),
-            s("key-90d", "access_key_1", &["unused-credentials"], "deactivate_key"),
-            s("init-10s", "access_key_1", &["initial-setup-key"], "delete_key"),
-            s("both-rules", "access_key_1", &["unused-credentials", "initial-setup-key"], "delete_key"),
+            s(
+                "key-89d23h59m",
+                "access_key_1",
+                &["unused-credentials"],
+                "none"
+            ),
+            s(
+                "key-90d",
+                "access_key_1",
+                &["unused-credentials"],
+                "deactivate_key"
+            ),
+            s(
+                "init-10s",
+                "access_key_1",
+                &["initial-setup-key"],
+                "delete_key"
+            ),
+            s(
+                "both-rules",
+                "access_key_1",
+                &["unused-credentials", "initial-setup-key"],
+                "delete_key"
+            ),
         ]
     );
     assert!(f[1].upcoming);

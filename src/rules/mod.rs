@@ -36,7 +36,12 @@ pub fn evaluate(records: &[Record], policy: &Policy, now: DateTime<Utc>) -> Vec<
             });
         if let Some(activity) = unused_credentials::password_activity(r) {
             let mut c = Candidate::new(Credential::Password, activity);
-            c.unused(policy, now, policy.delete_passwords, Action::DeleteLoginProfile);
+            c.unused(
+                policy,
+                now,
+                policy.delete_passwords,
+                Action::DeleteLoginProfile,
+            );
             findings.extend(c.finish(r, policy, now, &exemption));
         }
         for slot in Slot::BOTH {
