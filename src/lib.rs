@@ -7,8 +7,14 @@
 pub mod audit;
 pub mod aws;
 pub mod config;
+pub mod enforce;
+pub mod event;
 pub mod exemption;
 pub mod finding;
+pub mod handler;
+pub mod logging;
+pub mod recheck;
 pub mod report;
 pub mod rules;
+pub mod summary;
 pub mod synthetic;

@@ -1,4 +1,6 @@
-//! The `iam-sweeper` binary: the offline `audit` command.
+//! The `iam-sweeper` binary. Inside Lambda (`AWS_LAMBDA_RUNTIME_API` set) it serves invocations
+//! through `lambda_runtime`; locally, `invoke` runs the same handler once and `audit` evaluates a
+//! downloaded report with no AWS access.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,8 +9,14 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use iam_sweeper::audit::{self, Audit};
+use iam_sweeper::aws::{self as sdk, Clients};
+use iam_sweeper::handler::{self, RunError, Settings};
 use iam_sweeper::{config, report};
+use serde_json::Value;
 
+/// Exit status of `invoke` when the run failed (an action failed, the cap was hit, the report could
+/// not be read, the summary could not be published).
+const EXIT_RUN_FAILED: u8 = 1;
 /// Exit status for bad input, configuration or usage.
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status of `audit` when findings exist.
@@ -41,6 +49,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run the Lambda handler once, locally, with the standard AWS environment (credentials,
+    /// AWS_REGION, AWS_ENDPOINT_URL) and print its JSON result.
+    ///
+    /// Exit status: 0 success, 1 the run failed, 2 bad configuration or event.
+    Invoke {
+        /// The invocation event (JSON); defaults to `{}`, a run in the configured mode.
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,6 +72,9 @@ fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda_main();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Audit {
@@ -62,6 +82,127 @@ fn main() -> ExitCode {
             as_of,
             format,
         } => run_audit(&report, as_of.unwrap_or_else(Utc::now), format),
+        Command::Invoke { event } => run_invoke(event.as_deref()),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+/// Serves Lambda invocations. A configuration error fails every invocation loudly (and so raises
+/// the errors alarm) instead of crashing the runtime in a loop.
+fn lambda_main() -> ExitCode {
+    iam_sweeper::logging::init_lambda();
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("iam-sweeper: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    let result = rt.block_on(async {
+        let settings = config::from_env().map(|(policy, runtime)| Settings { policy, runtime });
+        if let Err(e) = &settings {
+            tracing::error!(error = %e, "invalid configuration; every invocation will fail until it is fixed");
+        }
+        let clients = Clients::new(&sdk::load_sdk_config().await);
+        let settings = &settings;
+        let clients = &clients;
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |ev: lambda_runtime::LambdaEvent<Value>| async move {
+                let settings = settings.as_ref().map_err(|e| e.to_string())?;
+                let deadline = remaining(ev.context.deadline).map(|d| tokio::time::Instant::now() + d);
+                match handler::handle(clients, settings, &ev.payload, Utc::now(), deadline).await {
+                    Ok(report) => serde_json::to_value(&report).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            },
+        ))
+        .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the Lambda runtime stopped");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+/// Time left before a deadline given in milliseconds since the epoch.
+fn remaining(deadline_ms: u64) -> Option<std::time::Duration> {
+    let now_ms = u64::try_from(Utc::now().timestamp_millis()).ok()?;
+    (deadline_ms > 0).then(|| std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+/// Runs the handler once and prints its JSON result.
+fn run_invoke(event: Option<&std::path::Path>) -> ExitCode {
+    iam_sweeper::logging::init_local();
+    let fail = |code: u8, msg: String| {
+        eprintln!("iam-sweeper: {msg}");
+        ExitCode::from(code)
+    };
+    let settings = match config::from_env() {
+        Ok((policy, runtime)) => Settings { policy, runtime },
+        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+    };
+    let event: Value = match event {
+        None => serde_json::json!({}),
+        Some(path) => {
+            let text = match std::fs::read(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(
+                        EXIT_BAD_INPUT,
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                }
+            };
+            match serde_json::from_slice(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    return fail(
+                        EXIT_BAD_INPUT,
+                        format!("{} is not JSON: {e}", path.display()),
+                    );
+                }
+            }
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                EXIT_RUN_FAILED,
+                format!("cannot start the async runtime: {e}"),
+            );
+        }
+    };
+    let result = rt.block_on(async {
+        let clients = Clients::new(&sdk::load_sdk_config().await);
+        handler::handle(&clients, &settings, &event, Utc::now(), None).await
+    });
+    let print = |report: &handler::RunReport| match serde_json::to_string_pretty(report) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("iam-sweeper: cannot encode the result as JSON: {e}"),
+    };
+    match result {
+        Ok(report) => {
+            print(&report);
+            ExitCode::SUCCESS
+        }
+        Err(RunError::Failed(report)) => {
+            print(&report);
+            fail(
+                EXIT_RUN_FAILED,
+                format!("the run failed: {}", report.problems.join("; ")),
+            )
+        }
+        Err(e) if e.is_bad_input() => fail(EXIT_BAD_INPUT, e.to_string()),
+        Err(e) => fail(EXIT_RUN_FAILED, e.to_string()),
     }
 }
 
