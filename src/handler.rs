@@ -204,15 +204,14 @@ async fn apply_tag_exemptions(
         .filter(|f| !f.exempt && !f.rules.contains(&crate::finding::RuleId::RootAccessKey))
         .map(|f| f.user.clone())
         .collect();
-    let results: Vec<(String, TagsResult)> =
-        futures::stream::iter(users)
-            .map(|u| async move {
-                let tags = iam::user_tags(&clients.iam, &u).await;
-                (u, tags)
-            })
-            .buffer_unordered(concurrency.max(1) as usize)
-            .collect()
-            .await;
+    let results: Vec<(String, TagsResult)> = futures::stream::iter(users)
+        .map(|u| async move {
+            let tags = iam::user_tags(&clients.iam, &u).await;
+            (u, tags)
+        })
+        .buffer_unordered(concurrency.max(1) as usize)
+        .collect()
+        .await;
     let today = now.date_naive();
     let mut errors = HashMap::new();
     let mut values: HashMap<String, String> = HashMap::new();

@@ -1,0 +1,295 @@
+//! Live IAM reads for the re-check before an action, and the actions themselves.
+//!
+//! The credential report can be hours old; these calls read the current state of one user so
+//! nothing is disabled on stale data. Each function is one IAM operation (plus pagination) and
+//! returns plain types, so the decision logic stays outside the SDK.
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::StatusType;
+use chrono::{DateTime, Utc};
+
+use super::{describe_sdk_error, to_chrono};
+
+/// The error code IAM uses for a user, key or login profile that does not exist.
+const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// An access key's status as IAM reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable for API calls.
+    Active,
+    /// Disabled; can be re-activated.
+    Inactive,
+    /// Any other status IAM reports (e.g. `Expired`), kept verbatim so it is never mistaken for
+    /// one of the two above.
+    Other(String),
+}
+
+/// One access key of a user, from `ListAccessKeys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveKey {
+    /// The access key ID (`AKIA…`).
+    pub id: String,
+    /// Its current status.
+    pub status: KeyStatus,
+    /// When it was created; matched against the report's `access_key_N_last_rotated`.
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// A failed IAM call.
+///
+/// `NoSuchEntity` is its own variant because callers treat it differently: the user, key or
+/// password is already gone (deleted by someone else since the report was generated).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IamError {
+    /// The user, key or login profile does not exist (any more).
+    #[error("{operation}: {message} (NoSuchEntity)")]
+    NoSuchEntity {
+        /// The IAM call that failed.
+        operation: &'static str,
+        /// IAM's message, naming the missing entity.
+        message: String,
+    },
+    /// Any other failure: a service error (with its code, e.g. `AccessDenied`), throttling that
+    /// outlasted the retries, a timeout or an unreachable endpoint (no code; the message carries
+    /// the root cause).
+    #[error("{operation}: {message}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Other {
+        /// The IAM call that failed.
+        operation: &'static str,
+        /// The service's error code, when IAM answered at all.
+        code: Option<String>,
+        /// The service's message, or the root cause when the request never got an answer.
+        message: String,
+    },
+}
+
+impl IamError {
+    /// True when the entity the call was about does not exist.
+    pub fn is_no_such_entity(&self) -> bool {
+        matches!(self, Self::NoSuchEntity { .. })
+    }
+
+    /// Classifies an SDK error by its error code, so the mapping works the same for every
+    /// operation and for codes the SDK models as well as ones it does not.
+    fn from_sdk<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let (code, message) = describe_sdk_error(err);
+        if code.as_deref() == Some(NO_SUCH_ENTITY) {
+            Self::NoSuchEntity { operation, message }
+        } else {
+            Self::Other {
+                operation,
+                code,
+                message,
+            }
+        }
+    }
+
+    /// A successful response that lacks something the caller relies on. Treated as a failure,
+    /// not as "absent", so a malformed answer never lets an action through.
+    fn malformed(operation: &'static str, what: &str) -> Self {
+        Self::Other {
+            operation,
+            code: None,
+            message: format!(
+                "the response {what}; the IAM endpoint answered unexpectedly, retry the run"
+            ),
+        }
+    }
+}
+
+/// Converts a timestamp from a response, failing (rather than dropping it) when it cannot be
+/// represented, because a missing date would read as "never used".
+fn date(
+    operation: &'static str,
+    dt: &aws_smithy_types::DateTime,
+) -> Result<DateTime<Utc>, IamError> {
+    to_chrono(dt).ok_or_else(|| {
+        IamError::malformed(operation, &format!("holds an out-of-range date ({dt})"))
+    })
+}
+
+/// Lists a user's access keys (`ListAccessKeys`), following `Marker` until the last page.
+///
+/// A page that says it is truncated but carries no new marker is an error rather than a short
+/// list: an incomplete list could hide a second key matching the report's slot.
+pub async fn list_access_keys(c: &Client, user: &str) -> Result<Vec<LiveKey>, IamError> {
+    const OP: &str = "ListAccessKeys";
+    let mut keys = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = c
+            .list_access_keys()
+            .user_name(user)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| IamError::from_sdk(OP, &e))?;
+        for meta in page.access_key_metadata {
+            let id = meta
+                .access_key_id
+                .ok_or_else(|| IamError::malformed(OP, "lists a key without an AccessKeyId"))?;
+            let status = match meta.status {
+                Some(StatusType::Active) => KeyStatus::Active,
+                Some(StatusType::Inactive) => KeyStatus::Inactive,
+                Some(other) => KeyStatus::Other(other.as_str().to_owned()),
+                None => KeyStatus::Other("(no status)".to_owned()),
+            };
+            let created = meta.create_date.as_ref().map(|d| date(OP, d)).transpose()?;
+            keys.push(LiveKey {
+                id,
+                status,
+                created,
+            });
+        }
+        if !page.is_truncated {
+            return Ok(keys);
+        }
+        match page.marker {
+            Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
+            _ => {
+                return Err(IamError::malformed(
+                    OP,
+                    "is truncated but has no new Marker",
+                ));
+            }
+        }
+    }
+}
+
+/// When the key was last used (`GetAccessKeyLastUsed`); `None` when it never was.
+///
+/// `user` only names the user in errors: the API looks the key up by its ID alone.
+pub async fn access_key_last_used(
+    c: &Client,
+    user: &str,
+    key_id: &str,
+) -> Result<Option<DateTime<Utc>>, IamError> {
+    const OP: &str = "GetAccessKeyLastUsed";
+    let out = c
+        .get_access_key_last_used()
+        .access_key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| IamError::from_sdk(OP, &e))?;
+    // IAM always sends AccessKeyLastUsed (with Region "N/A" for a key never used); without it
+    // the answer says nothing about use, so it must not count as "never used".
+    let last_used = out.access_key_last_used.ok_or_else(|| {
+        IamError::malformed(
+            OP,
+            &format!("has no AccessKeyLastUsed for key {key_id} of user {user}"),
+        )
+    })?;
+    last_used
+        .last_used_date
+        .as_ref()
+        .map(|d| date(OP, d))
+        .transpose()
+}
+
+/// When the user's console password was last used (`GetUser` → `PasswordLastUsed`); `None`
+/// when it never was (or not since IAM began tracking it).
+pub async fn password_last_used(c: &Client, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
+    const OP: &str = "GetUser";
+    let out = c
+        .get_user()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| IamError::from_sdk(OP, &e))?;
+    let found = out
+        .user
+        .ok_or_else(|| IamError::malformed(OP, &format!("has no User for {user}")))?;
+    found
+        .password_last_used
+        .as_ref()
+        .map(|d| date(OP, d))
+        .transpose()
+}
+
+/// Whether the user has a console password (`GetLoginProfile`): `Some(creation date)` when it
+/// does, `None` when IAM answers `NoSuchEntity` (no password, or no such user).
+pub async fn login_profile(c: &Client, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
+    const OP: &str = "GetLoginProfile";
+    match c.get_login_profile().user_name(user).send().await {
+        Ok(out) => out
+            .login_profile
+            .map(|profile| date(OP, &profile.create_date))
+            .transpose(),
+        Err(e) => match IamError::from_sdk(OP, &e) {
+            IamError::NoSuchEntity { .. } => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// The user's tags as (key, value) pairs (`ListUserTags`), following `Marker` to the end; they
+/// carry the exemption tag.
+pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, IamError> {
+    const OP: &str = "ListUserTags";
+    let mut tags = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = c
+            .list_user_tags()
+            .user_name(user)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| IamError::from_sdk(OP, &e))?;
+        tags.extend(page.tags.into_iter().map(|tag| (tag.key, tag.value)));
+        if !page.is_truncated {
+            return Ok(tags);
+        }
+        match page.marker {
+            Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
+            _ => {
+                return Err(IamError::malformed(
+                    OP,
+                    "is truncated but has no new Marker",
+                ));
+            }
+        }
+    }
+}
+
+/// Sets the key `Inactive` (`UpdateAccessKey`). Reversible: setting it `Active` again restores it.
+pub async fn deactivate_key(c: &Client, user: &str, key_id: &str) -> Result<(), IamError> {
+    const OP: &str = "UpdateAccessKey";
+    c.update_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| IamError::from_sdk(OP, &e))
+}
+
+/// Deletes the key (`DeleteAccessKey`). Not reversible: the owner needs a new key afterwards.
+pub async fn delete_key(c: &Client, user: &str, key_id: &str) -> Result<(), IamError> {
+    const OP: &str = "DeleteAccessKey";
+    c.delete_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| IamError::from_sdk(OP, &e))
+}
+
+/// Removes the user's console password (`DeleteLoginProfile`); access keys are untouched.
+pub async fn delete_login_profile(c: &Client, user: &str) -> Result<(), IamError> {
+    const OP: &str = "DeleteLoginProfile";
+    c.delete_login_profile()
+        .user_name(user)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| IamError::from_sdk(OP, &e))
+}

@@ -1,0 +1,110 @@
+//! The AWS edge: thin wrappers around the IAM and SNS calls the sweeper makes.
+//!
+//! Everything here turns SDK types into the crate's own plain types and typed errors, so the
+//! core and the handler never depend on the SDK's shapes and can be tested without AWS.
+
+pub mod credential_report;
+pub mod iam;
+pub mod sns;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Attempts per call, including the first. IAM throttles without a published rate, and one run
+/// can make hundreds of calls, so a few more attempts than the SDK's default (3) ride out bursts.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Upper bound for one call including its retries; far below the Lambda's 900 s limit so a hung
+/// call fails the run with an error instead of a silent timeout.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Upper bound for a single attempt, so one stalled connection leaves time for a retry.
+const OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SDK's own default connect timeout, stated here so the whole timeout policy is in one place.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+
+/// Region used when the environment names none. IAM is global and signs in us-east-1 in the
+/// `aws` partition; Lambda always sets `AWS_REGION`, so this only matters for local runs.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Loads the shared SDK config from the standard AWS environment.
+///
+/// Credentials, region and endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`,
+/// `AWS_ENDPOINT_URL_SNS`) come from aws-config's usual chain. On top of that it sets standard
+/// retry with [`MAX_ATTEMPTS`] attempts and explicit timeouts, because the SDK's defaults have no
+/// operation timeout at all.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    let region = RegionProviderChain::default_provider().or_else(FALLBACK_REGION);
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(OPERATION_TIMEOUT)
+                .operation_attempt_timeout(OPERATION_ATTEMPT_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// The two clients, built once per cold start and shared by every invocation (building them
+/// costs milliseconds and they pool connections).
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// IAM: credential report, live re-checks and the remediation actions.
+    pub iam: aws_sdk_iam::Client,
+    /// SNS: the run summary.
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl Clients {
+    /// Builds both clients from one shared config.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            iam: aws_sdk_iam::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+        }
+    }
+}
+
+/// Converts an SDK timestamp to chrono, keeping sub-second precision.
+///
+/// Returns `None` only for instants chrono cannot represent (hundreds of thousands of years
+/// away), which no IAM response contains; callers treat that as a malformed response.
+pub(crate) fn to_chrono(dt: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(dt.secs(), dt.subsec_nanos())
+}
+
+/// What an SDK error says about itself: the service's error code (when the service answered)
+/// and a message that includes the root cause.
+///
+/// Service errors keep their code and the service's own message; dispatch, timeout and
+/// construction failures have no code and are rendered with
+/// [`DisplayErrorContext`](aws_smithy_types::error::display::DisplayErrorContext) so the
+/// underlying cause (DNS, TLS, timeout…) is not lost behind "dispatch failure".
+pub(crate) fn describe_sdk_error<E, R>(err: &SdkError<E, R>) -> (Option<String>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().map(str::to_owned);
+            let message = inner
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| DisplayErrorContext(inner).to_string());
+            (code, message)
+        }
+        other => (None, DisplayErrorContext(other).to_string()),
+    }
+}
