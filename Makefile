@@ -31,11 +31,14 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+## A full enforcing sweep against the local AWS emulator, printing the email SNS received.
+demo: venv
+	$(CARGO) build --quiet
+	$(VENV_PY) tests/emulator/demo.py target/debug/iam-sweeper
+
 ## The offline audit of the bundled sample report (seed 002's six users plus a root row).
 audit-demo:
 	$(CARGO) run --quiet -- audit tests/fixtures/seed-sample.csv --as-of 2016-09-15T00:00:00Z || [ $$? -eq 3 ]
-
-demo: audit-demo
 
 ## Parse + evaluate a 5,000-user report (criterion).
 bench:

@@ -253,7 +253,7 @@ fn outcome_lines(r: &RunReport, o: &Outcome) -> Vec<String> {
         .iter()
         .find(|f| f.user == o.user && f.credential == o.credential && f.action == o.planned);
     let what = match (o.status, o.taken) {
-        (Status::Done, Some(a)) => a.as_str(),
+        (Status::Done, Some(a)) => past_tense(a),
         _ => o.planned.as_str(),
     };
     let mut line = format!("- {} {}", o.user, o.credential);
@@ -279,6 +279,16 @@ fn outcome_lines(r: &RunReport, o: &Outcome) -> Vec<String> {
         out.push(format!("    undo: {u}"));
     }
     out
+}
+
+fn past_tense(a: crate::finding::Action) -> &'static str {
+    use crate::finding::Action;
+    match a {
+        Action::DeactivateKey => "key deactivated",
+        Action::DeleteKey => "key deleted",
+        Action::DeleteLoginProfile => "console password deleted",
+        Action::None => "nothing",
+    }
 }
 
 fn finding_line(f: &Finding) -> String {
