@@ -113,9 +113,13 @@ pub enum ReportError {
     MissingColumn { column: &'static str },
     #[error("the credential report names column `{column}` twice in its header (line 1)")]
     DuplicateColumn { column: String },
-    #[error("line {line}: expected {expected} fields like the header, found {found}")]
+    #[error(
+        "line {line}, column `{column}`: expected {expected} fields like the header, found {found}"
+    )]
     FieldCount {
         line: u64,
+        /// The first missing column (short row) or the last expected one (long row).
+        column: String,
         expected: u64,
         found: u64,
     },
@@ -175,8 +179,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Record>, ReportError> {
             continue;
         }
         if row.len() as u64 != expected {
+            let at = row.len().min(header.len().saturating_sub(1));
             return Err(ReportError::FieldCount {
                 line,
+                column: String::from_utf8_lossy(trim(&header[at])).into_owned(),
                 expected,
                 found: row.len() as u64,
             });
@@ -542,6 +548,7 @@ mod tests {
             err,
             ReportError::FieldCount {
                 line: 3,
+                column: "cert_2_last_rotated".into(),
                 expected: 22,
                 found: 21
             }
