@@ -20,6 +20,9 @@ use crate::report::Record;
 /// No new action starts when less than this remains before the Lambda deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 
+/// The `detail` of an action not started because the deadline was near.
+pub const DEADLINE_REASON: &str = "less than 30 s left before the Lambda deadline; not started";
+
 /// How one planned action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,10 +132,7 @@ impl Enforcer<'_> {
         if let Some(deadline) = self.deadline
             && deadline.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN
         {
-            return Outcome::not_taken(
-                f,
-                "less than 30 s left before the Lambda deadline; not started",
-            );
+            return Outcome::not_taken(f, DEADLINE_REASON);
         }
         let outcome = match f.credential {
             Credential::AccessKey(slot) => self.key(f, r, slot).await,

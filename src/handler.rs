@@ -152,9 +152,7 @@ pub async fn handle(
     )
     .await;
     let action_counts = ActionCounts::of(&actions);
-    if action_counts.failed > 0 {
-        problems.push(format!("{} action(s) failed", action_counts.failed));
-    }
+    problems.extend(action_problems(&actions, &action_counts));
     let mut report = RunReport {
         account_id: account_id(&records),
         audit: Audit::from_findings(findings, &policy, now),
@@ -189,6 +187,48 @@ pub async fn handle(
 }
 
 type TagsResult = Result<Vec<(String, String)>, iam::IamError>;
+
+/// Why the action phase fails the run: failed actions (naming the first few, so the alarm's
+/// error text is enough to act on) and actions cut off by the deadline.
+fn action_problems(actions: &[Outcome], counts: &ActionCounts) -> Vec<String> {
+    let mut problems = Vec::new();
+    if counts.failed > 0 {
+        let named: Vec<String> = actions
+            .iter()
+            .filter(|o| o.status == Status::Failed)
+            .take(5)
+            .map(|o| {
+                format!(
+                    "{} {}: {}",
+                    o.user,
+                    o.credential,
+                    o.detail.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        let more = counts.failed - named.len();
+        let more = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
+        problems.push(format!(
+            "{} action(s) failed: {}{more}",
+            counts.failed,
+            named.join("; ")
+        ));
+    }
+    let cut = actions
+        .iter()
+        .filter(|o| o.detail.as_deref() == Some(enforce::DEADLINE_REASON))
+        .count();
+    if cut > 0 {
+        problems.push(format!(
+            "{cut} action(s) not started because the Lambda deadline was near; raise the function's timeout"
+        ));
+    }
+    problems
+}
 
 /// Reads the exemption tag of every user with a finding and applies it. Returns the users whose
 /// tags could not be read, with the error.
