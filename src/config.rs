@@ -342,7 +342,17 @@ impl Reader<'_> {
     fn topic_arn(&mut self, name: &'static str) -> Option<String> {
         let v = self.get(name)?;
         let parts: Vec<&str> = v.split(':').collect();
-        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+        // Every part is checked: a topic ARN that only looks right here would fail at publish
+        // time, after the actions were taken, and the email listing them would never be sent.
+        let well_formed = parts.len() == 6
+            && parts[0] == "arn"
+            && !parts[1].is_empty()
+            && parts[2] == "sns"
+            && !parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && !parts[5].is_empty();
+        if !well_formed {
             self.problem(
                 name,
                 format!("`{v}` is not an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME)"),

@@ -299,16 +299,36 @@ impl Cell<'_> {
         }
         let s = std::str::from_utf8(trim(self.raw))
             .map_err(|e| self.error(format!("not valid UTF-8 ({e})")))?;
+        // No IAM name, ARN, date or flag holds a control character; one (a NUL, a newline inside
+        // quotes) means the file is binary or corrupt, and a name read from it names no user.
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            return Err(self.error(format!(
+                "contains the control character {c:?}; a credential report field never does"
+            )));
+        }
         Ok(s.to_string())
     }
 
     fn is_sentinel(s: &str) -> bool {
-        SENTINELS.iter().any(|t| t.eq_ignore_ascii_case(s)) || s.is_empty()
+        SENTINELS.iter().any(|t| t.eq_ignore_ascii_case(s))
+    }
+
+    /// The text of a date or flag field. AWS never leaves one empty (it writes a sentinel), and
+    /// reading an empty one as "no date" would age a key from its creation instead of its last
+    /// use, so an empty field is an error.
+    fn filled(&self, expected: &str) -> Result<String, ReportError> {
+        let s = self.text()?;
+        if s.is_empty() {
+            return Err(self.error(format!(
+                "the field is empty; expected {expected}, or N/A, no_information or not_supported"
+            )));
+        }
+        Ok(s)
     }
 
     /// A timestamp, or `None` for a sentinel.
     fn date(&self) -> Result<Option<DateTime<Utc>>, ReportError> {
-        let s = self.text()?;
+        let s = self.filled("an ISO 8601 timestamp")?;
         if Self::is_sentinel(&s) {
             return Ok(None);
         }
@@ -321,7 +341,7 @@ impl Cell<'_> {
 
     /// A boolean in any case, or `None` for a sentinel.
     fn flag(&self) -> Result<Option<bool>, ReportError> {
-        let s = self.text()?;
+        let s = self.filled("true or false")?;
         if Self::is_sentinel(&s) {
             Ok(None)
         } else if s.eq_ignore_ascii_case("true") {
@@ -333,10 +353,11 @@ impl Cell<'_> {
         }
     }
 
-    /// Free text such as a region or service name, or `None` for a sentinel.
+    /// Free text such as a region or service name, or `None` for a sentinel or an empty field
+    /// (no rule reads these columns).
     fn word(&self) -> Result<Option<String>, ReportError> {
         let s = self.text()?;
-        Ok((!Self::is_sentinel(&s)).then_some(s))
+        Ok((!s.is_empty() && !Self::is_sentinel(&s)).then_some(s))
     }
 }
 

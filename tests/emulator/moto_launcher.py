@@ -12,12 +12,17 @@ endpoints under ``/_seed/``:
                              report and the live re-check")
   POST /_seed/fail           make the next N calls of an IAM action fail with an
                              AWS-style XML error
+  POST /_seed/report_override
+                             {"content_b64": "..."}: every later GetCredentialReport
+                             answers with these bytes as the report (a malformed
+                             report, say) instead of moto's; null clears it
   GET  /_seed/calls          count of API calls served, by "SERVICE.Action"
   POST /_seed/calls/reset    zero those counts
   GET  /_seed/health         {"ok": true}
 
 moto's own ``/moto-api/reset`` and ``/moto-api/data.json`` keep working; a reset
-also clears this launcher's pending mutations, failure injections and counters.
+also clears this launcher's pending mutations, failure injections, report override
+and counters.
 
 Usage:
   python moto_launcher.py [--port N] [--port-file PATH] [--exit-on-stdin-eof] [--verbose]
@@ -33,6 +38,8 @@ Only the standard library and what `moto[server]` pulls in are used.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import io
 import json
 import os
@@ -219,6 +226,7 @@ class SeedingMiddleware:
         self.calls: Counter[str] = Counter()
         self.failures: list[dict] = []  # failure injections, oldest first
         self.after_report: list[tuple[str, dict]] = []  # ("key"|"password", spec)
+        self.report_override: bytes | None = None  # GetCredentialReport content, if set
 
     # ---- state ----------------------------------------------------------------------
 
@@ -227,6 +235,7 @@ class SeedingMiddleware:
             self.calls.clear()
             self.failures.clear()
             self.after_report.clear()
+            self.report_override = None
 
     # ---- WSGI entry -----------------------------------------------------------------
 
@@ -349,7 +358,17 @@ class SeedingMiddleware:
     def run_then_apply_after_report(self, environ: dict, start_response: Callable) -> list[bytes]:
         """Let moto build the whole GetCredentialReport response first (moto rebuilds the
         report on every Get), then apply the pending mutations, then send the response:
-        the report shows the old state, any later live call shows the new one."""
+        the report shows the old state, any later live call shows the new one. With a
+        report override, the override is the report and moto is not asked."""
+        with self.lock:
+            override = self.report_override
+        if override is not None:
+            with self.lock:
+                pending, self.after_report = self.after_report, []
+            if pending:
+                apply_mutations(pending)
+            return self.report_response(start_response, override)
+
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
@@ -370,6 +389,30 @@ class SeedingMiddleware:
         start_response(captured["status"], captured["headers"])
         return [body]
 
+    @staticmethod
+    def report_response(start_response: Callable, content: bytes) -> list[bytes]:
+        """A GetCredentialReport answer carrying ``content``, in the shape IAM sends."""
+        request_id = str(uuid.uuid4())
+        xml = (
+            f'<GetCredentialReportResponse xmlns="{IAM_XMLNS}">'
+            "<GetCredentialReportResult>"
+            f"<Content>{base64.b64encode(content).decode()}</Content>"
+            "<ReportFormat>text/csv</ReportFormat>"
+            "<GeneratedTime>2026-01-01T00:00:00Z</GeneratedTime>"
+            "</GetCredentialReportResult>"
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            "</GetCredentialReportResponse>"
+        ).encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/xml"),
+                ("Content-Length", str(len(xml))),
+                ("x-amzn-RequestId", request_id),
+            ],
+        )
+        return [xml]
+
     # ---- /_seed/ endpoints ----------------------------------------------------------
 
     def handle_seed(self, environ: dict, start_response: Callable, route: str) -> list[bytes]:
@@ -384,7 +427,7 @@ class SeedingMiddleware:
                 with self.lock:
                     self.calls.clear()
                 return json_response(start_response, 200, {"ok": True})
-            if route in ("users", "after_report", "fail"):
+            if route in ("users", "after_report", "fail", "report_override"):
                 if method != "POST":
                     return json_response(start_response, 405, {"error": f"POST /_seed/{route}"})
                 payload = self.read_json(environ)
@@ -392,6 +435,8 @@ class SeedingMiddleware:
                     return json_response(start_response, 200, seed_users(payload))
                 if route == "after_report":
                     return json_response(start_response, 200, self.add_after_report(payload))
+                if route == "report_override":
+                    return json_response(start_response, 200, self.set_report_override(payload))
                 return json_response(start_response, 200, self.add_failure(payload))
             return json_response(start_response, 404, {"error": f"no such seed endpoint: {method} /_seed/{route}"})
         except SeedError as exc:
@@ -449,6 +494,23 @@ class SeedingMiddleware:
         with self.lock:
             self.after_report.extend(new)
             return {"pending": len(self.after_report)}
+
+    def set_report_override(self, payload: dict) -> dict:
+        if "content_b64" not in payload:
+            raise SeedError('body must be {"content_b64": "..."} (or null to clear)')
+        encoded = payload["content_b64"]
+        if encoded is None:
+            content = None
+        elif not isinstance(encoded, str):
+            raise SeedError("content_b64: expected a base64 string or null")
+        else:
+            try:
+                content = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise SeedError(f"content_b64: not base64: {exc}") from exc
+        with self.lock:
+            self.report_override = content
+        return {"override_bytes": None if content is None else len(content)}
 
     def add_failure(self, payload: dict) -> dict:
         action = payload.get("action")
