@@ -7,11 +7,21 @@ VENV_PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
-.PHONY: all build test lint unit demo audit-demo bench venv clean
+.PHONY: all build test lint unit demo audit-demo bench fuzz venv clean
 
 all: build
 
-build:
+## The Lambda package: cargo lambda (zig as the linker) builds the arm64 binary for
+## provided.al2023 and zips it as target/lambda/iam-sweeper/bootstrap.zip. The Rust target
+## aarch64-unknown-linux-gnu is added with rustup on first use.
+build: tools
+	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
+	$(WITH_TOOLS) $(CARGO) lambda build --release --arm64 --output-format zip
+	@ls -l $(LAMBDA_ZIP)
+	@du -h $(LAMBDA_ZIP)
+
+## A plain native release build of the command-line binary (target/release/iam-sweeper).
+release:
 	$(CARGO) build --release
 
 ## The emulator's Python environment (moto, pinned), built once.
@@ -22,10 +32,62 @@ $(VENV_STAMP): tests/emulator/requirements.txt
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
 	touch $@
 
+## Deployment tools, pinned in tools/requirements.txt: cargo-lambda (with zig), cfn-lint and the
+## SAM CLI, in their own Python environment, built once. The aws CLI is the operator's own.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+WITH_TOOLS := PATH="$(abspath $(TOOLS_VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0
+LAMBDA_TARGET := aarch64-unknown-linux-gnu
+LAMBDA_ZIP := $(or $(CARGO_TARGET_DIR),target)/lambda/iam-sweeper/bootstrap.zip
+AWS ?= aws
+## The deployed stack, and its function (read from the stack's outputs when not given).
+STACK ?= iam-sweeper
+FUNCTION ?=
+
+.PHONY: tools release validate deploy invoke-remote logs
+
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): tools/requirements.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	touch $@
+
+## Lint the SAM template: cfn-lint (warnings fail), then SAM's own validation with its linter.
+## Both work offline.
+validate: tools
+	$(WITH_TOOLS) cfn-lint --non-zero-exit-code warning -- template.yaml
+	$(WITH_TOOLS) sam validate --lint --region us-east-1 --template-file template.yaml
+
+## Build with SAM (which runs cargo lambda for arm64) and deploy; --guided asks for the stack name,
+## region and parameters the first time and saves them in samconfig.toml. Needs AWS credentials.
+## Never run by the tests.
+deploy: tools
+	$(WITH_TOOLS) sam build
+	$(WITH_TOOLS) sam deploy --guided
+
+## A dry run of the deployed function (events/dry-run.json: report mode whatever the stack's Mode),
+## result in out.json. Needs AWS credentials: FUNCTION=<name>, or STACK=<stack> (default iam-sweeper).
+invoke-remote:
+	@fn="$(FUNCTION)"; \
+	if [ -z "$$fn" ]; then \
+	  fn=$$($(AWS) cloudformation describe-stacks --stack-name $(STACK) \
+	    --query "Stacks[0].Outputs[?OutputKey=='FunctionName'].OutputValue" --output text) || exit 1; \
+	fi; \
+	echo "invoking $$fn"; \
+	$(AWS) lambda invoke --function-name "$$fn" --cli-read-timeout 900 \
+	  --payload fileb://events/dry-run.json out.json && cat out.json && echo
+
+## The function's logs of the last day (its log group is /aws/lambda/<stack>); FOLLOW=1 to follow.
+logs:
+	$(AWS) logs tail /aws/lambda/$(STACK) --since 1d --format short $(if $(FOLLOW),--follow)
+
 ## Formatting, lints and the whole test suite (unit, property, CLI, mocked AWS, emulator end to end).
-test: venv lint
+## Then the deployment checks: the template is linted (warnings fail) and the arm64 Lambda package builds.
+test: venv lint validate
 	IAM_SWEEPER_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --all-targets
 	$(CARGO) test --doc
+	$(MAKE) --no-print-directory build
 
 lint:
 	$(CARGO) fmt --check
@@ -44,6 +106,22 @@ audit-demo:
 bench:
 	$(CARGO) bench --bench rules
 
+## Fuzz the credential-report parser and the event decoding, FUZZ_SECONDS (60) per target. Not
+## part of `make test` or CI. cargo-fuzz is installed into .tools on first use; its nightly-only
+## compiler flags are allowed on the stable toolchain with RUSTC_BOOTSTRAP=1. Each target starts
+## from the bundled reports, events and bad-input corpus; crashes land in fuzz/artifacts/.
+FUZZ_TOOLS := .tools
+CARGO_FUZZ := $(FUZZ_TOOLS)/bin/cargo-fuzz
+FUZZ_SECONDS ?= 60
+
+fuzz: $(CARGO_FUZZ)
+	mkdir -p fuzz/corpus/report_parser fuzz/corpus/event_decoding
+	RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) run report_parser fuzz/corpus/report_parser tests/fixtures tests/corpus/reports -- -max_total_time=$(FUZZ_SECONDS)
+	RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) run event_decoding fuzz/corpus/event_decoding events tests/corpus/events -- -max_total_time=$(FUZZ_SECONDS)
+
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --locked --root $(FUZZ_TOOLS)
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TOOLS_VENV)

@@ -93,6 +93,16 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// A short name for the kind of error, used as the Lambda invocation's error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunError::Event(_) => "EventRefused",
+            RunError::Fetch(_) => "ReportUnavailable",
+            RunError::Parse(_) => "ReportUnreadable",
+            RunError::Failed(_) => "RunFailed",
+        }
+    }
+
     /// True when the input (the event) was at fault rather than the run.
     pub fn is_bad_input(&self) -> bool {
         matches!(self, RunError::Event(_))
@@ -384,7 +394,7 @@ fn log_finding(f: &Finding) {
         user = %f.user,
         credential = %f.credential,
         rules = %rules.join(","),
-        last_activity = ?f.last_activity.map(|t| t.to_rfc3339()),
+        last_activity = f.last_activity.map(|t| t.to_rfc3339()).unwrap_or_default(),
         last_activity_source = f.last_activity_source.unwrap_or(""),
         idle_days = f.idle_days.unwrap_or(-1),
         stale = f.stale,

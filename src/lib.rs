@@ -13,6 +13,7 @@ pub mod exemption;
 pub mod finding;
 pub mod handler;
 pub mod logging;
+pub mod metrics;
 pub mod recheck;
 pub mod report;
 pub mod rules;

@@ -113,11 +113,17 @@ fn lambda_main() -> ExitCode {
         let clients = &clients;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |ev: lambda_runtime::LambdaEvent<Value>| async move {
-                let settings = settings.as_ref().map_err(|e| e.to_string())?;
+                let settings = settings.as_ref().map_err(|e| diagnostic("InvalidConfiguration", e))?;
                 let deadline = remaining(ev.context.deadline).map(|d| tokio::time::Instant::now() + d);
-                match handler::handle(clients, settings, &ev.payload, Utc::now(), deadline).await {
-                    Ok(report) => serde_json::to_value(&report).map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
+                let started = std::time::Instant::now();
+                let result = handler::handle(clients, settings, &ev.payload, Utc::now(), deadline).await;
+                let function = &ev.context.env_config.function_name;
+                if let Some(line) = iam_sweeper::metrics::emf_for(&result, started.elapsed(), function) {
+                    println!("{line}");
+                }
+                match result {
+                    Ok(report) => serde_json::to_value(&report).map_err(|e| diagnostic("ResultEncoding", &e)),
+                    Err(e) => Err(diagnostic(e.kind(), &e)),
                 }
             },
         ))
@@ -129,6 +135,14 @@ fn lambda_main() -> ExitCode {
             tracing::error!(error = %e, "the Lambda runtime stopped");
             ExitCode::from(EXIT_RUN_FAILED)
         }
+    }
+}
+
+/// An invocation error with a named type, so the Lambda console and alarms show what went wrong.
+fn diagnostic(error_type: &str, e: &dyn std::fmt::Display) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: error_type.to_string(),
+        error_message: e.to_string(),
     }
 }
 
