@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
 }
@@ -199,9 +199,14 @@ fn run_invoke(event: Option<&std::path::Path>) -> ExitCode {
         let clients = Clients::new(&sdk::load_sdk_config().await);
         handler::handle(&clients, &settings, &event, Utc::now(), None).await
     });
-    let print = |report: &handler::RunReport| match serde_json::to_string_pretty(report) {
-        Ok(json) => println!("{json}"),
-        Err(e) => eprintln!("iam-sweeper: cannot encode the result as JSON: {e}"),
+    let print = |report: &handler::RunReport| {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = serde_json::to_writer_pretty(&mut out, report).and_then(|()| {
+            use std::io::Write as _;
+            writeln!(out).map_err(serde_json::Error::io)
+        }) {
+            eprintln!("iam-sweeper: cannot write the result: {e}");
+        }
     };
     match result {
         Ok(report) => {
