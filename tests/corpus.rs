@@ -124,28 +124,7 @@ const USERS: [&str; 4] = ["stale-key", "stale-password", "setup-key", "healthy"]
 type State = Vec<(String, Vec<(String, String)>, bool)>;
 
 async fn iam_state(e: &Emulator) -> State {
-    let (iam, _) = e.clients().await;
-    let mut out = Vec::new();
-    for user in USERS {
-        let keys = iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .expect("ListAccessKeys")
-            .access_key_metadata
-            .into_iter()
-            .map(|k| {
-                (
-                    k.access_key_id.unwrap_or_default(),
-                    k.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-                )
-            })
-            .collect();
-        let password = iam.get_login_profile().user_name(user).send().await.is_ok();
-        out.push((user.to_string(), keys, password));
-    }
-    out
+    e.snapshot(&USERS).await
 }
 
 /// The IAM state, then a clean call log, so the log shows only what the run under test calls.

@@ -49,38 +49,15 @@ fn cast() -> Vec<Value> {
 }
 
 async fn key_status(e: &Emulator, user: &str) -> Vec<(String, String)> {
-    let (iam, _) = e.clients().await;
-    iam.list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .expect("ListAccessKeys")
-        .access_key_metadata
-        .into_iter()
-        .map(|k| {
-            (
-                k.access_key_id.unwrap_or_default(),
-                k.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            )
-        })
-        .collect()
+    e.key_status(user).await
 }
 
 async fn has_password(e: &Emulator, user: &str) -> bool {
-    let (iam, _) = e.clients().await;
-    iam.get_login_profile().user_name(user).send().await.is_ok()
+    e.has_password(user).await
 }
 
 async fn snapshot(e: &Emulator, users: &[&str]) -> Vec<(String, Vec<(String, String)>, bool)> {
-    let mut out = Vec::new();
-    for u in users {
-        out.push((
-            u.to_string(),
-            key_status(e, u).await,
-            has_password(e, u).await,
-        ));
-    }
-    out
+    e.snapshot(users).await
 }
 
 const CAST: [&str; 9] = [

@@ -143,6 +143,44 @@ impl Emulator {
         )
     }
 
+    /// `(access key ID, status)` of each of `user`'s keys, read from the emulator's IAM.
+    pub async fn key_status(&self, user: &str) -> Vec<(String, String)> {
+        let (iam, _) = self.clients().await;
+        iam.list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .expect("ListAccessKeys")
+            .access_key_metadata
+            .into_iter()
+            .map(|k| {
+                (
+                    k.access_key_id.unwrap_or_default(),
+                    k.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether `user` has a console password (a login profile).
+    pub async fn has_password(&self, user: &str) -> bool {
+        let (iam, _) = self.clients().await;
+        iam.get_login_profile().user_name(user).send().await.is_ok()
+    }
+
+    /// Per user: their keys with statuses, and whether a login profile exists.
+    pub async fn snapshot(&self, users: &[&str]) -> Vec<(String, Vec<(String, String)>, bool)> {
+        let mut out = Vec::new();
+        for u in users {
+            out.push((
+                u.to_string(),
+                self.key_status(u).await,
+                self.has_password(u).await,
+            ));
+        }
+        out
+    }
+
     /// Creates an SNS topic and returns its ARN.
     pub async fn topic(&self, name: &str) -> String {
         let (_, sns) = self.clients().await;
