@@ -102,9 +102,32 @@ demo: venv
 audit-demo:
 	$(CARGO) run --quiet -- audit tests/fixtures/seed-sample.csv --as-of 2016-09-15T00:00:00Z || [ $$? -eq 3 ]
 
-## Parse + evaluate a 5,000-user report (criterion).
-bench:
+## Performance figures, printed as a table and saved to bench-results/latest.json (bench/run.py):
+## criterion's parse + evaluate of a 5,000-user report, then sweeps of the release binary against
+## a BENCH_USERS-user account on the local AWS emulator (report, enforce, cold start), and Cloud
+## Custodian (c7n, pinned in bench/requirements.txt, in its own environment .venv-bench) on the
+## same data and the same rule. Peak RSS is read with GNU time (/usr/bin/time, Debian's `time`).
+## BENCH_ARGS passes more options, e.g. BENCH_ARGS="--peer-users 1000 --peer-runs 1".
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_USERS ?= 5000
+BENCH_RUNS ?= 3
+BENCH_ARGS ?=
+
+.PHONY: bench-venv
+
+bench-venv: $(BENCH_STAMP)
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: venv bench-venv
 	$(CARGO) bench --bench rules
+	$(CARGO) build --release
+	$(VENV_PY) bench/run.py --binary $(or $(CARGO_TARGET_DIR),target)/release/iam-sweeper \
+	  --peer-python $(BENCH_VENV)/bin/python --users $(BENCH_USERS) --runs $(BENCH_RUNS) $(BENCH_ARGS)
 
 ## Fuzz the credential-report parser and the event decoding, FUZZ_SECONDS (60) per target. Not
 ## part of `make test` or CI. cargo-fuzz is installed into .tools on first use; its nightly-only
@@ -124,4 +147,4 @@ $(CARGO_FUZZ):
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(TOOLS_VENV)
+	rm -rf $(VENV) $(TOOLS_VENV) $(BENCH_VENV)

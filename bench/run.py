@@ -11,7 +11,9 @@ Measures, against a 5,000-user account on the local AWS emulator (re-seeded befo
 Prints a table and writes bench-results/latest.json.
 
 Usage: python bench/run.py --binary target/release/iam-sweeper [--peer-python .venv-bench/bin/python]
-       [--runs 3] [--users 5000]
+       [--runs 3] [--users 5000] [--peer-users N] [--peer-runs N]
+(d) runs only with --peer-python (the venv of bench/requirements.txt). Run it with the emulator's
+venv (.venv), whose boto3 reads the emulator's state back after each enforce run.
 """
 
 import argparse
@@ -116,31 +118,40 @@ def aws_env(endpoint, extra=None):
     return env
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def measured(cmd, env, cwd=None):
-    """Runs cmd; returns (exit code, wall seconds, peak RSS MiB, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    out_chunks = []
-    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()))
-    err_chunks = []
-    err_reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))
-    reader.start()
-    err_reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    reader.join()
-    err_reader.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    """Runs cmd; returns (exit code, wall seconds, peak RSS MiB, stdout).
+
+    The peak RSS is the command's own, as GNU time reports it from wait4: GNU time forks the
+    command from its own small address space. os.wait4 on a child spawned straight from this
+    script would report at least this script's RSS (tens of MiB once boto3 is loaded): the kernel
+    keeps the replaced address space's high-water mark at exec, and subprocess spawns with vfork,
+    so the replaced one is this script's."""
+    if not os.access(GNU_TIME, os.X_OK):
+        raise SystemExit(f"{GNU_TIME} is needed to measure peak RSS (Debian: apt-get install time)")
+    with tempfile.NamedTemporaryFile("r", prefix="bench-rss-", suffix=".txt") as rss_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd], env=env,
+                                cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate()
+        wall = time.perf_counter() - start
+        # "Command exited with non-zero status N" may come first; the figure is the last line.
+        lines = rss_file.read().split()
+        rss_kib = int(lines[-1]) if lines and lines[-1].isdigit() else None
     if proc.returncode not in (0, 1):
-        sys.stderr.write((err_chunks[0] or b"").decode(errors="replace")[-2000:])
-    return proc.returncode, wall, usage.ru_maxrss / 1024.0, (out_chunks[0] or b"").decode()
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+    if rss_kib is None:
+        raise SystemExit(f"no peak RSS from {GNU_TIME} for {cmd[0]}")
+    return proc.returncode, wall, rss_kib / 1024.0, out.decode()
 
 
 # --- (a) criterion ------------------------------------------------------------------------------
 
 def criterion_median():
-    path = os.path.join(ROOT, "target", "criterion", "report_5000_users", "parse_and_evaluate",
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    path = os.path.join(target, "criterion", "report_5000_users", "parse_and_evaluate",
                         "new", "estimates.json")
     try:
         with open(path) as f:
@@ -188,6 +199,11 @@ def cold_start(binary, runs):
 
 # --- (d) the peer --------------------------------------------------------------------------------
 
+# Cloud Custodian (c7n, pinned in bench/requirements.txt, in its own venv: its boto3 pins differ
+# from moto's). It reaches the emulator the way any boto3 program does: AWS_ENDPOINT_URL (botocore
+# >= 1.31) with dummy credentials, so its STS GetCallerIdentity (the account id), the IAM listing
+# and the credential report all land on 127.0.0.1. `report_delay: 1` is its sleep between
+# GenerateCredentialReport and GetCredentialReport (the default is 10 s).
 PEER_POLICY = """policies:
   - name: stale-access-keys
     resource: iam-user
@@ -201,26 +217,112 @@ PEER_POLICY = """policies:
 {actions}
 """
 
+PEER_ENFORCE = """    actions:
+      - type: remove-keys
+        disable: true
+        matched: true
+"""
+
+# Ours restricted to the same rule: only keys unused for more than 90 days are deactivated;
+# passwords are reported but not deleted, and the initial-setup-key rule is out of reach.
+SAME_RULE = {"DELETE_PASSWORDS": "false", "INITIAL_KEY_GRACE_DAYS": "36500",
+             "STALE_AFTER_DAYS": "90", "DISABLE_AFTER_DAYS": "90"}
+
 
 def peer(peer_python, emu, users, enforce):
-    actions = ("    actions:\n      - type: remove-keys\n        disable: true\n"
-               "        matched: true\n") if enforce else ""
+    """One c7n run on a freshly re-seeded account: wall time, peak RSS of the custodian process,
+    the users it matched and their matched keys, the API calls it made and, for enforce, the keys
+    left Inactive (read back from the emulator afterwards)."""
     with tempfile.TemporaryDirectory() as tmp:
         policy = os.path.join(tmp, "policy.yml")
         with open(policy, "w") as f:
-            f.write(PEER_POLICY.format(actions=actions))
+            f.write(PEER_POLICY.format(actions=PEER_ENFORCE if enforce else ""))
         emu.reseed(users)
         custodian = os.path.join(os.path.dirname(peer_python), "custodian")
         code, wall, rss, _ = measured(
             [custodian, "run", "--cache-period", "0", "-s", os.path.join(tmp, "out"),
              "--region", "us-east-1", policy], aws_env(emu.endpoint))
-        resources = []
+        assert code == 0, f"custodian exited {code}"
         path = os.path.join(tmp, "out", "stale-access-keys", "resources.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                resources = json.load(f)
-        return {"exit": code, "wall_s": wall, "rss_mib": rss, "matched_users": len(resources),
-                "calls": emu.calls()}
+        with open(path) as f:
+            resources = json.load(f)
+        calls = emu.calls()
+        matched = {r["UserName"]: len(r.get("c7n:matched-keys", [])) for r in resources}
+        return {"wall_s": wall, "rss_mib": rss, "matched_users": len(matched),
+                "matched_keys": sum(matched.values()), "users": sorted(matched), "calls": calls,
+                "inactive_keys": inactive_keys(emu) if enforce else None}
+
+
+def inactive_keys(emu):
+    """Keys the emulator now holds as Inactive, as sorted [user, slot] pairs, from a fresh
+    credential report (boto3 from the emulator's venv)."""
+    import csv
+    import io
+
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=emu.endpoint, region_name="us-east-1",
+                       aws_access_key_id=DUMMY_KEY, aws_secret_access_key="dummy")
+    iam.generate_credential_report()
+    content = iam.get_credential_report()["Content"].decode()
+    out = []
+    for row in csv.DictReader(io.StringIO(content)):
+        for slot in (1, 2):
+            if (row.get(f"access_key_{slot}_active") == "false"
+                    and row.get(f"access_key_{slot}_last_rotated") not in (None, "N/A")):
+                out.append([row["user"], slot])
+    return sorted(out)
+
+
+def ours_same_rule(binary, emu, users, enforce, runs):
+    """Ours restricted to the peer's rule, `runs` times on a freshly re-seeded account: median
+    wall time, peak RSS, the keys it would deactivate (report) or left Inactive (enforce)."""
+    samples = []
+    for _ in range(runs):
+        emu.reseed(users)
+        env = dict(SAME_RULE, MODE="enforce", MAX_ACTIONS="100000") if enforce else SAME_RULE
+        code, wall, rss, out = measured([binary, "invoke"], aws_env(emu.endpoint, env))
+        assert code == 0, f"same-rule {'enforce' if enforce else 'report'} sweep exited {code}"
+        samples.append((wall, rss, json.loads(out), emu.calls()))
+    doc, calls = samples[0][2], samples[0][3]
+    keys = [f for f in doc["findings"] if f["action"] == "deactivate_key"]
+    result = {"wall_s": statistics.median(s[0] for s in samples),
+              "rss_mib": max(s[1] for s in samples), "findings": len(keys),
+              "users": sorted({f["user"] for f in keys}), "calls": calls}
+    if enforce:
+        result["actions"] = doc["action_counts"]
+        result["inactive_keys"] = inactive_keys(emu)
+    return result
+
+
+def peer_section(args, emu, users):
+    """(d): c7n and ours on the same rule and the same data, report-only then enforce."""
+    runs = args.peer_runs or args.runs
+    out = {"users": len(users), "runs": runs}
+    for mode, enforce in (("report", False), ("enforce", True)):
+        theirs = [peer(args.peer_python, emu, users, enforce) for _ in range(runs)]
+        first = theirs[0]
+        peer_result = dict(first, wall_s=statistics.median(t["wall_s"] for t in theirs),
+                           rss_mib=max(t["rss_mib"] for t in theirs))
+        ours = ours_same_rule(args.binary, emu, users, enforce, runs)
+        ours_users, peer_users = set(ours["users"]), set(peer_result["users"])
+        entry = {
+            "peer": peer_result, "ours": ours,
+            "wall_ratio": ours["wall_s"] / peer_result["wall_s"],
+            "rss_ratio": ours["rss_mib"] / peer_result["rss_mib"],
+            "speedup": peer_result["wall_s"] / ours["wall_s"],
+            "memory_ratio": peer_result["rss_mib"] / ours["rss_mib"],
+            "only_ours_users": sorted(ours_users - peer_users),
+            "only_peer_users": sorted(peer_users - ours_users),
+            "findings_diff": ours["findings"] - peer_result["matched_keys"],
+        }
+        if enforce:
+            ours_off = {tuple(k) for k in ours["inactive_keys"]}
+            peer_off = {tuple(k) for k in peer_result["inactive_keys"]}
+            entry["inactive_only_ours"] = sorted(ours_off - peer_off)
+            entry["inactive_only_peer"] = sorted(peer_off - ours_off)
+        out[mode] = entry
+    return out
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -232,6 +334,10 @@ def main():
     ap.add_argument("--peer-python", default=None)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--users", type=int, default=5000)
+    ap.add_argument("--peer-users", type=int, default=None,
+                    help="(d) on an account of this many users (default: --users), both tools")
+    ap.add_argument("--peer-runs", type=int, default=None,
+                    help="(d) runs of each tool and mode (default: --runs)")
     ap.add_argument("--zip", default=os.path.join(ROOT, "target", "lambda", "iam-sweeper",
                                                   "bootstrap.zip"))
     args = ap.parse_args()
@@ -278,29 +384,9 @@ def main():
 
         # (d) the peer on the same data, against ours restricted to the same rule.
         if args.peer_python:
-            same_rule = {"DELETE_PASSWORDS": "false", "INITIAL_KEY_GRACE_DAYS": "36500",
-                         "STALE_AFTER_DAYS": "90", "DISABLE_AFTER_DAYS": "90"}
-            peer_report = peer(args.peer_python, emu, users, enforce=False)
-            emu.reseed(users)
-            _, ours_wall, ours_rss, out = measured([args.binary, "invoke"],
-                                                   aws_env(emu.endpoint, same_rule))
-            ours_findings = sum(1 for f in json.loads(out)["findings"]
-                                if f["action"] == "deactivate_key")
-            peer_enforce = peer(args.peer_python, emu, users, enforce=True)
-            emu.reseed(users)
-            _, ours_e_wall, ours_e_rss, _ = measured(
-                [args.binary, "invoke"],
-                aws_env(emu.endpoint, dict(same_rule, MODE="enforce", MAX_ACTIONS="100000")))
-            results["d_peer"] = {
-                "report": {"peer": peer_report, "ours_wall_s": ours_wall, "ours_rss_mib": ours_rss,
-                           "ours_findings": ours_findings,
-                           "speedup": peer_report["wall_s"] / ours_wall,
-                           "memory_ratio": peer_report["rss_mib"] / ours_rss},
-                "enforce": {"peer": peer_enforce, "ours_wall_s": ours_e_wall,
-                            "ours_rss_mib": ours_e_rss,
-                            "speedup": peer_enforce["wall_s"] / ours_e_wall,
-                            "memory_ratio": peer_enforce["rss_mib"] / ours_e_rss},
-            }
+            peer_users = users if args.peer_users in (None, args.users) else account(
+                args.peer_users, now)
+            results["d_peer"] = peer_section(args, emu, peer_users)
 
         results["e_cold_start_ms"] = (lambda s: s and s * 1000)(cold_start(args.binary, 5))
         results["f_zip_mib"] = (os.path.getsize(args.zip) / 2**20
@@ -318,6 +404,10 @@ def fmt(v, unit, digits=2):
     return "n/a" if v is None else f"{v:.{digits}f} {unit}"
 
 
+def iam_calls(calls):
+    return sum(v for k, v in calls.items() if k.startswith("IAM."))
+
+
 def print_table(r):
     rows = [
         ("(a) parse + rules, 5,000 users (median)", fmt(r.get("a_parse_rules_ms"), "ms"), "<= 5 ms"),
@@ -330,18 +420,31 @@ def print_table(r):
     ]
     if "d_peer" in r:
         d = r["d_peer"]
-        rows += [
-            ("(d) peer report-only: wall ours / c7n",
-             f"{d['report']['ours_wall_s']:.2f} s / {d['report']['peer']['wall_s']:.2f} s "
-             f"({d['report']['speedup']:.1f}x)", ">= 20x"),
-            ("(d) peer report-only: RSS ours / c7n",
-             f"{d['report']['ours_rss_mib']:.1f} / {d['report']['peer']['rss_mib']:.1f} MiB", ""),
-            ("(d) findings ours / c7n",
-             f"{d['report']['ours_findings']} / {d['report']['peer']['matched_users']}", ""),
-            ("(d) peer enforce: wall ours / c7n",
-             f"{d['enforce']['ours_wall_s']:.2f} s / {d['enforce']['peer']['wall_s']:.2f} s "
-             f"({d['enforce']['speedup']:.1f}x)", ">= 4x"),
-        ]
+        rows.append((f"(d) vs c7n: same rule, {d['users']} users", f"medians of {d['runs']} runs", ""))
+        for mode, target in (("report", ">= 20x"), ("enforce", ">= 4x")):
+            e = d[mode]
+            ours, peer = e["ours"], e["peer"]
+            rows += [
+                (f"(d) {mode}: wall ours / c7n",
+                 f"{ours['wall_s']:.2f} / {peer['wall_s']:.2f} s = {e['wall_ratio']:.3f} "
+                 f"({e['speedup']:.1f}x)", target),
+                (f"(d) {mode}: peak RSS ours / c7n",
+                 f"{ours['rss_mib']:.1f} / {peer['rss_mib']:.1f} MiB = {e['rss_ratio']:.3f} "
+                 f"({e['memory_ratio']:.1f}x)", ""),
+                (f"(d) {mode}: IAM calls ours / c7n",
+                 f"{iam_calls(ours['calls'])} / {iam_calls(peer['calls'])}", ""),
+            ]
+            if mode == "report":
+                rows.append(("(d) report: keys to deactivate ours / c7n",
+                             f"{ours['findings']} / {peer['matched_keys']} keys "
+                             f"({peer['matched_users']} users)",
+                             f"diff {e['findings_diff']:+d}; users only ours "
+                             f"{len(e['only_ours_users'])}, only c7n {len(e['only_peer_users'])}"))
+            else:
+                rows.append(("(d) enforce: keys left Inactive ours / c7n",
+                             f"{len(ours['inactive_keys'])} / {len(peer['inactive_keys'])}",
+                             f"only ours {len(e['inactive_only_ours'])}, "
+                             f"only c7n {len(e['inactive_only_peer'])}"))
     rows += [
         ("(e) cold start to first /next (median)", fmt(r.get("e_cold_start_ms"), "ms", 1), "<= 50 ms"),
         ("(f) arm64 release zip", fmt(r.get("f_zip_mib"), "MiB"), "<= 4 MB"),
@@ -350,10 +453,18 @@ def print_table(r):
     print(f"\niam-sweeper benchmarks, {r['users']} users, {r['machine']['cpus']} CPUs, "
           f"{r['machine']['platform']}, {r['date']}")
     for name, value, target in rows:
-        print(f"  {name:<{width}}  {value:<28} {target}")
+        print(f"  {name:<{width}}  {value:<34} {target}")
     print("  calls by operation (enforce):")
     for op, n in sorted(r["c_enforce"]["calls"].items()):
         print(f"    {op:<34} {n}")
+    if "d_peer" in r:
+        for mode in ("report", "enforce"):
+            e = r["d_peer"][mode]
+            print(f"  (d) calls by operation ({mode}, same rule): ours | c7n")
+            ops = sorted(set(e["ours"]["calls"]) | set(e["peer"]["calls"]))
+            for op in ops:
+                print(f"    {op:<34} {e['ours']['calls'].get(op, 0):>6} | "
+                      f"{e['peer']['calls'].get(op, 0):>6}")
     print("\nSaved to bench-results/latest.json")
 
 
