@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use glob::Pattern;
 use serde::{Serialize, Serializer};
 
 /// What the run may do.
@@ -40,11 +40,12 @@ pub enum InitialKeyAction {
 #[derive(Debug, Clone, Default)]
 pub struct ExemptUsers {
     patterns: Vec<String>,
-    set: GlobSet,
+    compiled: Vec<Pattern>,
 }
 
 impl ExemptUsers {
-    /// Compiles comma-separated names or globs (`svc-*`, `break-glass`).
+    /// Compiles comma-separated names or globs (`svc-*`, `break-glass`): `*`, `?`, `[a-z]` and
+    /// `[!a]`, as the `glob` crate reads them.
     pub fn parse(list: &str) -> Result<Self, String> {
         let patterns: Vec<String> = list
             .split(',')
@@ -52,27 +53,64 @@ impl ExemptUsers {
             .filter(|p| !p.is_empty())
             .map(str::to_string)
             .collect();
-        let mut builder = GlobSetBuilder::new();
-        for p in &patterns {
-            let glob = Glob::new(p).map_err(|e| format!("`{p}` is not a valid glob: {e}"))?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| format!("cannot compile the patterns: {e}"))?;
-        Ok(ExemptUsers { patterns, set })
+        let compiled = patterns
+            .iter()
+            .map(|p| Pattern::new(p).map_err(|e| format!("`{p}` is not a valid glob: {}", e.msg)))
+            .collect::<Result<_, _>>()?;
+        Ok(ExemptUsers { patterns, compiled })
     }
 
     /// The first pattern naming `user`, if any.
     pub fn matching(&self, user: &str) -> Option<&str> {
-        self.set
-            .matches(user)
-            .first()
-            .map(|&i| self.patterns[i].as_str())
+        self.compiled
+            .iter()
+            .position(|g| g.matches(user))
+            .map(|i| self.patterns[i].as_str())
     }
 
     pub fn patterns(&self) -> &[String] {
         &self.patterns
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::ExemptUsers;
+
+    fn matches(pattern: &str, user: &str) -> bool {
+        ExemptUsers::parse(pattern)
+            .unwrap()
+            .matching(user)
+            .is_some()
+    }
+
+    #[test]
+    fn glob_syntax() {
+        assert!(matches("svc-*", "svc-ci") && !matches("svc-*", "ci-svc"));
+        assert!(matches("svc-?", "svc-a") && !matches("svc-?", "svc-ab"));
+        assert!(matches("svc-[a-c]", "svc-b") && !matches("svc-[a-c]", "svc-d"));
+        assert!(matches("svc-[!a]", "svc-b") && !matches("svc-[!a]", "svc-a"));
+        assert!(matches("a[*]", "a*") && !matches("a[*]", "ab"));
+        assert!(matches("*@example.com", "ops@example.com"));
+        assert!(matches("break-glass", "break-glass") && !matches("break-glass", "break-glass-2"));
+    }
+
+    #[test]
+    fn the_first_pattern_naming_the_user_is_reported() {
+        let e = ExemptUsers::parse("break-glass, svc-*, svc-ci").unwrap();
+        assert_eq!(e.matching("svc-ci"), Some("svc-*"));
+        assert_eq!(e.patterns(), ["break-glass", "svc-*", "svc-ci"]);
+    }
+
+    #[test]
+    fn invalid_globs_are_named() {
+        for p in ["svc-[ab", "a***"] {
+            let e = ExemptUsers::parse(&format!("ok, {p}")).unwrap_err();
+            assert!(
+                e.starts_with(&format!("`{p}` is not a valid glob: ")),
+                "{e}"
+            );
+        }
     }
 }
 
