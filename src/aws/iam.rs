@@ -114,6 +114,27 @@ fn date(
     })
 }
 
+/// The marker of the next page, or `None` after the last page. A page that says it is truncated
+/// but carries no new marker is an error rather than the end of the list: a short list could hide
+/// a second key matching the report's slot, or the exemption tag.
+fn next_marker(
+    operation: &'static str,
+    truncated: bool,
+    next: Option<String>,
+    current: &Option<String>,
+) -> Result<Option<String>, IamError> {
+    if !truncated {
+        return Ok(None);
+    }
+    match next {
+        Some(next) if current.as_deref() != Some(next.as_str()) => Ok(Some(next)),
+        _ => Err(IamError::malformed(
+            operation,
+            "is truncated but has no new Marker",
+        )),
+    }
+}
+
 /// Lists a user's access keys (`ListAccessKeys`), following `Marker` until the last page.
 ///
 /// A page that says it is truncated but carries no new marker is an error rather than a short
@@ -147,17 +168,9 @@ pub async fn list_access_keys(c: &Client, user: &str) -> Result<Vec<LiveKey>, Ia
                 created,
             });
         }
-        if !page.is_truncated {
-            return Ok(keys);
-        }
-        match page.marker {
-            Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
-            _ => {
-                return Err(IamError::malformed(
-                    OP,
-                    "is truncated but has no new Marker",
-                ));
-            }
+        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
+            Some(next) => marker = Some(next),
+            None => return Ok(keys),
         }
     }
 }
@@ -243,17 +256,9 @@ pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, 
             .await
             .map_err(|e| IamError::from_sdk(OP, &e))?;
         tags.extend(page.tags.into_iter().map(|tag| (tag.key, tag.value)));
-        if !page.is_truncated {
-            return Ok(tags);
-        }
-        match page.marker {
-            Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
-            _ => {
-                return Err(IamError::malformed(
-                    OP,
-                    "is truncated but has no new Marker",
-                ));
-            }
+        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
+            Some(next) => marker = Some(next),
+            None => return Ok(tags),
         }
     }
 }
