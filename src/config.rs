@@ -172,6 +172,10 @@ pub struct Runtime {
     pub report_wait_seconds: u32,
     /// `CONCURRENCY`: live re-checks and actions in flight at once.
     pub concurrency: u32,
+    /// `PAGED_READS`: read many users' tags and password use in account-wide pages
+    /// (`GetAccountAuthorizationDetails`, `ListUsers`) instead of one call per user, when that
+    /// takes fewer calls. Off: only per-user calls, for a role without those two permissions.
+    pub paged_reads: bool,
 }
 
 impl Default for Runtime {
@@ -180,12 +184,13 @@ impl Default for Runtime {
             sns_topic_arn: None,
             report_wait_seconds: 120,
             concurrency: 8,
+            paged_reads: true,
         }
     }
 }
 
 /// Every environment variable the binary reads, for documentation and the template check.
-pub const VARIABLES: [&str; 15] = [
+pub const VARIABLES: [&str; 16] = [
     "MODE",
     "STALE_AFTER_DAYS",
     "DISABLE_AFTER_DAYS",
@@ -201,6 +206,7 @@ pub const VARIABLES: [&str; 15] = [
     "SNS_TOPIC_ARN",
     "REPORT_WAIT_SECONDS",
     "CONCURRENCY",
+    "PAGED_READS",
 ];
 
 /// One or more invalid settings, each with the variable and what is wrong.
@@ -275,6 +281,7 @@ pub fn from_lookup(
         sns_topic_arn: r.topic_arn("SNS_TOPIC_ARN"),
         report_wait_seconds: r.number("REPORT_WAIT_SECONDS", rt.report_wait_seconds, 1, 900),
         concurrency: r.number("CONCURRENCY", rt.concurrency, 1, 64),
+        paged_reads: r.flag("PAGED_READS", rt.paged_reads),
     };
     if policy.disable_after_days < policy.stale_after_days {
         r.problem(
@@ -454,6 +461,7 @@ mod tests {
             ),
             ("REPORT_WAIT_SECONDS", "30"),
             ("CONCURRENCY", "2"),
+            ("PAGED_READS", "false"),
         ])
         .unwrap();
         assert_eq!(p.mode, Mode::Enforce);
@@ -477,6 +485,7 @@ mod tests {
             Some("arn:aws:sns:us-east-1:123456789012:sweeper")
         );
         assert_eq!((rt.report_wait_seconds, rt.concurrency), (30, 2));
+        assert!(!rt.paged_reads);
     }
 
     #[test]

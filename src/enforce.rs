@@ -4,6 +4,7 @@
 //! before anything is touched; a Lambda deadline that comes near stops new actions from starting.
 //! One action failing never stops the others.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -115,6 +116,11 @@ pub struct Enforcer<'a> {
     pub concurrency: usize,
     /// When the Lambda will be stopped, if running in Lambda.
     pub deadline: Option<Instant>,
+    /// Every user's `PasswordLastUsed`, read in pages (`ListUsers`) just before the action phase,
+    /// when many passwords are due (see [`crate::reads`]). A user found here is not asked again
+    /// with `GetUser`; `GetLoginProfile` still confirms, per action, that the password exists and
+    /// was not set again since the report. `None`: `GetUser` per password.
+    pub password_use: Option<&'a HashMap<String, Option<DateTime<Utc>>>>,
 }
 
 impl Enforcer<'_> {
@@ -215,9 +221,13 @@ impl Enforcer<'_> {
             }
             Err(e) => return gone_or_failed(base, e),
         };
-        let last_used = match iam::password_last_used(self.iam, &f.user).await {
-            Ok(u) => u,
-            Err(e) => return gone_or_failed(base, e),
+        let listed = self.password_use.and_then(|all| all.get(&f.user)).copied();
+        let last_used = match listed {
+            Some(used) => used,
+            None => match iam::password_last_used(self.iam, &f.user).await {
+                Ok(u) => u,
+                Err(e) => return gone_or_failed(base, e),
+            },
         };
         match recheck::password_action(r, last_used, Some(profile), self.policy, self.now) {
             Action::None => {

@@ -20,7 +20,8 @@ use crate::config::{Mode, Policy, Runtime};
 use crate::enforce::{self, Enforcer, Outcome, Status};
 use crate::event::{self, EventError, Invocation};
 use crate::exemption;
-use crate::finding::{Finding, ser_time};
+use crate::finding::{Credential, Finding, ser_time};
+use crate::reads::{self, Reads};
 use crate::report::{self, Record, ReportError};
 use crate::rules;
 use crate::summary;
@@ -142,7 +143,8 @@ pub async fn handle(
     let tag_errors = apply_tag_exemptions(
         clients,
         &policy,
-        settings.runtime.concurrency,
+        &settings.runtime,
+        records.len(),
         &mut findings,
         now,
     )
@@ -248,7 +250,8 @@ fn action_problems(actions: &[Outcome], counts: &ActionCounts) -> Vec<String> {
 async fn apply_tag_exemptions(
     clients: &Clients,
     policy: &Policy,
-    concurrency: u32,
+    runtime: &Runtime,
+    users_in_account: usize,
     findings: &mut [Finding],
     now: DateTime<Utc>,
 ) -> HashMap<String, String> {
@@ -257,14 +260,7 @@ async fn apply_tag_exemptions(
         .filter(|f| !f.exempt && !f.rules.contains(&crate::finding::RuleId::RootAccessKey))
         .map(|f| f.user.clone())
         .collect();
-    let results: Vec<(String, TagsResult)> = futures::stream::iter(users)
-        .map(|u| async move {
-            let tags = iam::user_tags(&clients.iam, &u).await;
-            (u, tags)
-        })
-        .buffer_unordered(concurrency.max(1) as usize)
-        .collect()
-        .await;
+    let results = read_tags(clients, runtime, users_in_account, users).await;
     let today = now.date_naive();
     let mut errors = HashMap::new();
     let mut values: HashMap<String, String> = HashMap::new();
@@ -291,6 +287,66 @@ async fn apply_tag_exemptions(
         );
     }
     errors
+}
+
+/// The tags of `users`, read the cheaper way ([`reads::choose`]): account-wide pages, or one
+/// `ListUserTags` per user. A user missing from the pages (deleted or renamed since the report)
+/// is asked on its own, and pages that cannot be read fall back to per-user calls, so the choice
+/// never changes the answer, only the number of calls.
+async fn read_tags(
+    clients: &Clients,
+    runtime: &Runtime,
+    users_in_account: usize,
+    users: BTreeSet<String>,
+) -> Vec<(String, TagsResult)> {
+    let mut found = Vec::new();
+    let mut rest = users;
+    if reads::choose(runtime.paged_reads, users_in_account, rest.len()) == Reads::Paged {
+        match iam::all_user_tags(&clients.iam).await {
+            Ok(mut all) => {
+                rest.retain(|user| match all.remove(user) {
+                    Some(tags) => {
+                        found.push((user.clone(), Ok(tags)));
+                        false
+                    }
+                    None => true,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read tags in pages; reading them user by user");
+            }
+        }
+    }
+    let asked: Vec<(String, TagsResult)> = futures::stream::iter(rest)
+        .map(|u| async move {
+            let tags = iam::user_tags(&clients.iam, &u).await;
+            (u, tags)
+        })
+        .buffer_unordered(runtime.concurrency.max(1) as usize)
+        .collect()
+        .await;
+    found.extend(asked);
+    found
+}
+
+/// Every user's password use, in pages, when enough passwords are due that pages take fewer
+/// calls than one `GetUser` each; `None` otherwise or when the pages cannot be read (the
+/// enforcer then asks per user).
+async fn read_password_use(
+    clients: &Clients,
+    runtime: &Runtime,
+    users_in_account: usize,
+    passwords_due: usize,
+) -> Option<HashMap<String, Option<DateTime<Utc>>>> {
+    if reads::choose(runtime.paged_reads, users_in_account, passwords_due) != Reads::Paged {
+        return None;
+    }
+    iam::all_password_last_used(&clients.iam)
+        .await
+        .inspect_err(|e| {
+            tracing::warn!(error = %e, "cannot list password use in pages; asking user by user");
+        })
+        .ok()
 }
 
 /// The action phase: one outcome per planned action.
@@ -329,13 +385,6 @@ async fn act(
         return outcomes;
     }
     let by_user: HashMap<&str, &Record> = records.iter().map(|r| (r.user.as_str(), r)).collect();
-    let enforcer = Enforcer {
-        iam: &clients.iam,
-        policy,
-        now,
-        concurrency: settings.runtime.concurrency as usize,
-        deadline,
-    };
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(planned.len());
     let mut work = Vec::new();
     for f in &planned {
@@ -358,6 +407,20 @@ async fn act(
             }
         }
     }
+    let passwords_due = work
+        .iter()
+        .filter(|(f, _)| f.credential == Credential::Password)
+        .count();
+    let password_use =
+        read_password_use(clients, &settings.runtime, records.len(), passwords_due).await;
+    let enforcer = Enforcer {
+        iam: &clients.iam,
+        policy,
+        now,
+        concurrency: settings.runtime.concurrency as usize,
+        deadline,
+        password_use: password_use.as_ref(),
+    };
     let mut done = enforcer.run(work).await.into_iter();
     outcomes
         .into_iter()
@@ -371,7 +434,7 @@ async fn act(
 fn unreachable_outcome() -> Outcome {
     Outcome {
         user: String::new(),
-        credential: crate::finding::Credential::Password,
+        credential: Credential::Password,
         planned: crate::finding::Action::None,
         taken: None,
         access_key_id: None,

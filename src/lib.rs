@@ -14,6 +14,7 @@ pub mod finding;
 pub mod handler;
 pub mod logging;
 pub mod metrics;
+pub mod reads;
 pub mod recheck;
 pub mod report;
 pub mod rules;

@@ -13,6 +13,7 @@ use aws_sdk_iam::operation::generate_credential_report::{
     GenerateCredentialReportError, GenerateCredentialReportOutput,
 };
 use aws_sdk_iam::operation::get_access_key_last_used::GetAccessKeyLastUsedOutput;
+use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
 use aws_sdk_iam::operation::get_credential_report::{
     GetCredentialReportError, GetCredentialReportOutput,
 };
@@ -20,6 +21,7 @@ use aws_sdk_iam::operation::get_login_profile::GetLoginProfileOutput;
 use aws_sdk_iam::operation::get_user::GetUserOutput;
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
+use aws_sdk_iam::operation::list_users::ListUsersOutput;
 use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput;
 use aws_sdk_iam::primitives::{Blob, DateTime as SmithyDateTime};
 use aws_sdk_iam::types::error::{
@@ -27,7 +29,8 @@ use aws_sdk_iam::types::error::{
     CredentialReportNotReadyException, LimitExceededException, ServiceFailureException,
 };
 use aws_sdk_iam::types::{
-    AccessKeyLastUsed, AccessKeyMetadata, LoginProfile, ReportStateType, StatusType, Tag, User,
+    AccessKeyLastUsed, AccessKeyMetadata, EntityType, LoginProfile, ReportStateType, StatusType,
+    Tag, User, UserDetail,
 };
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -712,6 +715,165 @@ async fn user_tags_follows_marker() {
             ("iam-sweeper:exempt".to_owned(), "2099-01-01".to_owned()),
         ])
     );
+}
+
+fn detail(name: &str, tags: &[(&str, &str)]) -> UserDetail {
+    let tags: Vec<Tag> = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("valid tag"))
+        .collect();
+    UserDetail::builder()
+        .user_name(name)
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_user_tags_asks_for_users_only_in_large_pages_and_follows_marker() {
+    let first = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+        .match_requests(|req| {
+            req.filter() == [EntityType::User]
+                && req.max_items() == Some(1000)
+                && req.marker().is_none()
+        })
+        .then_output(|| {
+            GetAccountAuthorizationDetailsOutput::builder()
+                .user_detail_list(detail("alice", &[("team", "payments")]))
+                .user_detail_list(detail("bob", &[]))
+                .is_truncated(true)
+                .marker("page2")
+                .build()
+        });
+    let second = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+        .match_requests(|req| req.marker() == Some("page2") && req.max_items() == Some(1000))
+        .then_output(|| {
+            GetAccountAuthorizationDetailsOutput::builder()
+                .user_detail_list(detail("carol", &[("iam-sweeper:exempt", "true")]))
+                .is_truncated(false)
+                .build()
+        });
+    let client = iam_client(&[&first, &second]);
+
+    let all = iam::all_user_tags(&client).await.expect("two pages");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all["alice"], [("team".to_owned(), "payments".to_owned())]);
+    assert!(all["bob"].is_empty());
+    assert_eq!(
+        all["carol"],
+        [("iam-sweeper:exempt".to_owned(), "true".to_owned())]
+    );
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_user_tags_rejects_truncated_page_without_marker_and_nameless_users() {
+    let truncated =
+        mock!(aws_sdk_iam::Client::get_account_authorization_details).then_output(|| {
+            GetAccountAuthorizationDetailsOutput::builder()
+                .user_detail_list(detail("alice", &[]))
+                .is_truncated(true)
+                .build()
+        });
+    let client = iam_client(&[&truncated]);
+    let err = iam::all_user_tags(&client).await.expect_err("cut short");
+    assert!(
+        err.to_string().contains("truncated but has no new Marker"),
+        "{err}"
+    );
+
+    let nameless =
+        mock!(aws_sdk_iam::Client::get_account_authorization_details).then_output(|| {
+            GetAccountAuthorizationDetailsOutput::builder()
+                .user_detail_list(UserDetail::builder().build())
+                .is_truncated(false)
+                .build()
+        });
+    let client = iam_client(&[&nameless]);
+    let err = iam::all_user_tags(&client).await.expect_err("no name");
+    assert!(err.to_string().contains("without a UserName"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_user_tags_access_denied_is_an_error_with_its_code() {
+    let denied = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+        .sequence()
+        .http_status(403, Some(error_xml("AccessDenied", "not authorized")))
+        .build();
+    let client = iam_client(&[&denied]);
+    assert_eq!(
+        iam::all_user_tags(&client).await,
+        Err(IamError::Other {
+            operation: "GetAccountAuthorizationDetails",
+            code: Some("AccessDenied".into()),
+            message: "not authorized".into(),
+        })
+    );
+}
+
+fn named(name: &str, password_last_used: Option<DateTime<Utc>>) -> User {
+    let mut u = user(password_last_used);
+    u.user_name = name.into();
+    u
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_password_last_used_follows_marker_and_keeps_never_used_as_none() {
+    let first = mock!(aws_sdk_iam::Client::list_users)
+        .match_requests(|req| req.max_items() == Some(1000) && req.marker().is_none())
+        .then_output(|| {
+            ListUsersOutput::builder()
+                .users(named("alice", Some(utc(2025, 3, 4, 5, 6, 7))))
+                .is_truncated(true)
+                .marker("m2")
+                .build()
+                .expect("valid")
+        });
+    let second = mock!(aws_sdk_iam::Client::list_users)
+        .match_requests(|req| req.marker() == Some("m2"))
+        .then_output(|| {
+            ListUsersOutput::builder()
+                .users(named("bob", None))
+                .is_truncated(false)
+                .build()
+                .expect("valid")
+        });
+    let client = iam_client(&[&first, &second]);
+
+    let all = iam::all_password_last_used(&client)
+        .await
+        .expect("two pages");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all["alice"], Some(utc(2025, 3, 4, 5, 6, 7)));
+    assert_eq!(all["bob"], None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_password_last_used_rejects_truncated_page_without_new_marker() {
+    let same = mock!(aws_sdk_iam::Client::list_users)
+        .match_requests(|req| req.marker().is_none())
+        .then_output(|| {
+            ListUsersOutput::builder()
+                .users(named("alice", None))
+                .is_truncated(true)
+                .marker("m1")
+                .build()
+                .expect("valid")
+        });
+    let again = mock!(aws_sdk_iam::Client::list_users)
+        .match_requests(|req| req.marker() == Some("m1"))
+        .then_output(|| {
+            ListUsersOutput::builder()
+                .users(named("bob", None))
+                .is_truncated(true)
+                .marker("m1")
+                .build()
+                .expect("valid")
+        });
+    let client = iam_client(&[&same, &again]);
+    let err = iam::all_password_last_used(&client)
+        .await
+        .expect_err("a repeated marker would loop forever");
+    assert!(err.to_string().starts_with("ListUsers:"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -415,6 +415,97 @@ async fn bundled_events_run() {
     assert_eq!(run.json()["action_counts"]["done"], 4, "{}", run.stderr);
 }
 
+/// The cast plus users tagged exempt, so tags matter.
+fn cast_with_tags() -> Vec<Value> {
+    let mut users = cast();
+    users.push(json!({"name": "tagged", "created": ago(days(400)),
+        "tags": {"iam-sweeper:exempt": "true"}, "password": {"last_used": ago(days(300))},
+        "keys": [{"created": ago(days(399)), "status": "Active", "last_used": ago(days(200))}]}));
+    users.push(json!({"name": "old-password", "created": ago(days(500)),
+        "password": {"last_used": ago(days(150))}}));
+    users.push(json!({"name": "tag-lapsed", "created": ago(days(400)),
+        "tags": {"iam-sweeper:exempt": "2020-01-01", "team": "data"},
+        "keys": [{"created": ago(days(399)), "status": "Active", "last_used": ago(days(200))}]}));
+    users
+}
+
+/// What a run decided and did, without the per-seed key IDs: (user, credential, status).
+fn decided(result: &Value) -> (Vec<(String, String, String)>, Vec<(String, String, String)>) {
+    let findings = result["findings"].as_array().unwrap().iter().map(|f| {
+        let exempt = if f["exempt"] == true { "exempt" } else { "" };
+        (
+            f["user"].as_str().unwrap().to_string(),
+            f["credential"].as_str().unwrap().to_string(),
+            format!("{} {exempt}", f["action"].as_str().unwrap()),
+        )
+    });
+    let actions = result["actions"].as_array().unwrap().iter().map(|a| {
+        (
+            a["user"].as_str().unwrap().to_string(),
+            a["credential"].as_str().unwrap().to_string(),
+            a["status"].as_str().unwrap().to_string(),
+        )
+    });
+    (findings.collect(), actions.collect())
+}
+
+/// Paged reads (the default) and per-user reads (`PAGED_READS=false`) reach the same decisions
+/// and leave IAM in the same state; only the calls differ.
+#[tokio::test]
+async fn paged_and_per_user_reads_agree_over_http() {
+    let users: Vec<&str> = CAST
+        .iter()
+        .copied()
+        .chain(["tagged", "old-password", "tag-lapsed"])
+        .collect();
+    let mut runs = Vec::new();
+    for paged in ["true", "false"] {
+        let e = Emulator::start();
+        e.seed(cast_with_tags());
+        let run = e.invoke(None, &[("MODE", "enforce"), ("PAGED_READS", paged)]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let state: Vec<(String, Vec<String>, bool)> = e
+            .snapshot(&users)
+            .await
+            .into_iter()
+            .map(|(u, keys, pw)| (u, keys.into_iter().map(|(_, s)| s).collect(), pw))
+            .collect();
+        runs.push((decided(&run.json()), state, e.calls()));
+    }
+    let (paged, per_user) = (&runs[0], &runs[1]);
+    assert_eq!(paged.0, per_user.0, "same findings and outcomes");
+    assert_eq!(paged.1, per_user.1, "same IAM state afterwards");
+    let (findings, actions) = &paged.0;
+    assert!(
+        findings
+            .iter()
+            .any(|(u, c, a)| u == "tagged" && c == "access_key_1" && a.ends_with("exempt"))
+    );
+    assert!(actions.iter().all(|(u, _, _)| u != "tagged"), "{actions:?}");
+    for (user, credential) in [
+        ("tag-lapsed", "access_key_1"),
+        ("old-password", "password"),
+        ("stale-password", "password"),
+    ] {
+        assert!(
+            actions
+                .iter()
+                .any(|(u, c, s)| u == user && c == credential && s == "done"),
+            "{user}: {actions:?}"
+        );
+    }
+
+    let n = |calls: &Value, op: &str| calls[op].as_u64().unwrap_or(0);
+    let (pc, uc) = (&paged.2, &per_user.2);
+    assert_eq!(n(pc, "IAM.GetAccountAuthorizationDetails"), 1, "{pc}");
+    assert_eq!(n(pc, "IAM.ListUserTags"), 0, "{pc}");
+    assert_eq!(n(pc, "IAM.ListUsers"), 1, "{pc}");
+    assert_eq!(n(pc, "IAM.GetUser"), 0, "{pc}");
+    assert_eq!(n(uc, "IAM.GetUser"), 2, "{uc}");
+    assert_eq!(n(uc, "IAM.GetAccountAuthorizationDetails"), 0, "{uc}");
+    assert!(n(uc, "IAM.ListUserTags") >= 8, "{uc}");
+}
+
 /// A 5,000-user account: the synthetic mix, report mode then enforce mode, end to end.
 #[tokio::test]
 async fn five_thousand_users_end_to_end() {

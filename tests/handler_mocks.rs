@@ -17,16 +17,19 @@ use aws_sdk_iam::operation::delete_access_key::DeleteAccessKeyOutput;
 use aws_sdk_iam::operation::delete_login_profile::DeleteLoginProfileOutput;
 use aws_sdk_iam::operation::generate_credential_report::GenerateCredentialReportOutput;
 use aws_sdk_iam::operation::get_access_key_last_used::GetAccessKeyLastUsedOutput;
+use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
 use aws_sdk_iam::operation::get_credential_report::GetCredentialReportOutput;
 use aws_sdk_iam::operation::get_login_profile::{GetLoginProfileError, GetLoginProfileOutput};
 use aws_sdk_iam::operation::get_user::GetUserOutput;
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
+use aws_sdk_iam::operation::list_users::ListUsersOutput;
 use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput;
 use aws_sdk_iam::primitives::{Blob, DateTime as SmithyDateTime};
 use aws_sdk_iam::types::error::NoSuchEntityException;
 use aws_sdk_iam::types::{
-    AccessKeyLastUsed, AccessKeyMetadata, LoginProfile, ReportStateType, StatusType, Tag, User,
+    AccessKeyLastUsed, AccessKeyMetadata, EntityType, LoginProfile, ReportStateType, StatusType,
+    Tag, User, UserDetail,
 };
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
@@ -233,6 +236,75 @@ impl World {
     }
 }
 
+/// Users per page of the mocked account-wide reads: small, so a handful of users spans pages.
+const MOCK_PAGE: usize = 2;
+
+/// The page of the world's users (in name order) that `marker` starts, and the next marker.
+fn page_of<'a>(
+    world: &'a World,
+    marker: Option<&str>,
+) -> (Vec<(&'a String, &'a LiveUser)>, Option<String>) {
+    let start: usize = marker.map_or(0, |m| m.parse().expect("a marker this mock issued"));
+    let page: Vec<_> = world.users.iter().skip(start).take(MOCK_PAGE).collect();
+    let next = (start + MOCK_PAGE < world.users.len()).then(|| (start + MOCK_PAGE).to_string());
+    (page, next)
+}
+
+fn tags_of(live: &LiveUser) -> Vec<Tag> {
+    live.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("valid tag"))
+        .collect()
+}
+
+/// The world's users as `ListUsers` pages them, with `PasswordLastUsed`.
+fn list_users_output(world: &World, marker: Option<&str>) -> ListUsersOutput {
+    let (page, next) = page_of(world, marker);
+    let users = page
+        .into_iter()
+        .map(|(name, live)| {
+            User::builder()
+                .path("/")
+                .user_name(name)
+                .user_id(format!("AIDA{}", name.to_ascii_uppercase()))
+                .arn(format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
+                .create_date(smithy(ago(400)))
+                .set_password_last_used(live.password_last_used.map(smithy))
+                .build()
+                .expect("valid User")
+        })
+        .collect();
+    ListUsersOutput::builder()
+        .set_users(Some(users))
+        .is_truncated(next.is_some())
+        .set_marker(next)
+        .build()
+        .expect("valid ListUsers output")
+}
+
+/// The world's users as `GetAccountAuthorizationDetails` pages them, with their tags.
+fn authorization_details_output(
+    world: &World,
+    marker: Option<&str>,
+) -> GetAccountAuthorizationDetailsOutput {
+    let (page, next) = page_of(world, marker);
+    let users = page
+        .into_iter()
+        .map(|(name, live)| {
+            let tags = tags_of(live);
+            UserDetail::builder()
+                .user_name(name)
+                .set_tags((!tags.is_empty()).then_some(tags))
+                .build()
+        })
+        .collect();
+    GetAccountAuthorizationDetailsOutput::builder()
+        .set_user_detail_list(Some(users))
+        .is_truncated(next.is_some())
+        .set_marker(next)
+        .build()
+}
+
 fn list_keys_output(live: &LiveUser) -> ListAccessKeysOutput {
     let keys = live
         .keys
@@ -297,6 +369,8 @@ struct Mocks {
     generate: Rule,
     get_report: Rule,
     list_tags: Rule,
+    authorization_details: Rule,
+    list_users: Rule,
     list_keys: Rule,
     key_last_used: Rule,
     login_profile: Rule,
@@ -343,6 +417,15 @@ impl Mocks {
                     .build()
                     .expect("valid ListUserTags output")
             });
+        let w = Arc::clone(&world);
+        let authorization_details = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+            .then_compute_output(move |req| {
+                assert_eq!(req.filter(), [EntityType::User], "users only");
+                authorization_details_output(&w, req.marker())
+            });
+        let w = Arc::clone(&world);
+        let list_users = mock!(aws_sdk_iam::Client::list_users)
+            .then_compute_output(move |req| list_users_output(&w, req.marker()));
         let w = Arc::clone(&world);
         let list_keys =
             mock!(aws_sdk_iam::Client::list_access_keys).then_compute_output(move |req| {
@@ -443,6 +526,8 @@ impl Mocks {
             generate,
             get_report,
             list_tags,
+            authorization_details,
+            list_users,
             list_keys,
             key_last_used,
             login_profile,
@@ -456,11 +541,13 @@ impl Mocks {
         }
     }
 
-    fn defaults(&self) -> [&Rule; 11] {
+    fn defaults(&self) -> [&Rule; 13] {
         [
             &self.generate,
             &self.get_report,
             &self.list_tags,
+            &self.authorization_details,
+            &self.list_users,
             &self.list_keys,
             &self.key_last_used,
             &self.login_profile,
@@ -520,6 +607,8 @@ fn scenario(users: &[Record]) -> (String, World) {
     (csv(users), World::from_report(users))
 }
 
+/// Settings with per-user reads only (`PAGED_READS=false`), so each test counts the per-user
+/// calls; the paged reads have their own tests, which compare the two.
 fn settings(mode: Mode) -> Settings {
     Settings {
         policy: Policy {
@@ -530,8 +619,16 @@ fn settings(mode: Mode) -> Settings {
             sns_topic_arn: Some(TOPIC.into()),
             report_wait_seconds: 30,
             concurrency: 4,
+            paged_reads: false,
         },
     }
+}
+
+/// Settings as deployed by default: paged reads allowed.
+fn paged_settings(mode: Mode) -> Settings {
+    let mut s = settings(mode);
+    s.runtime.paged_reads = true;
+    s
 }
 
 /// What an EventBridge rule schedule sends.
@@ -1361,6 +1458,186 @@ async fn unreadable_tags_fail_that_users_action_without_touching_the_user() {
         mocks.updates(),
         vec![("kim".into(), key_id("kim", Slot::One), "Inactive".into())]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13b. paged reads: tags and password use for many users in account-wide pages
+
+/// A night with many findings: stale keys (one user exempt by tag), stale passwords (one used
+/// since the report) and an initial-setup key.
+fn many_findings() -> (String, World) {
+    let (report_csv, world) = scenario(&[
+        stale_key("k1"),
+        stale_key("k2"),
+        stale_key("k3"),
+        stale_key("keep"),
+        stale_password("p1"),
+        stale_password("p2"),
+        stale_password("back"),
+        initial_key("fresh"),
+        key_used("busy", 1),
+    ]);
+    let mut world = world.tag("keep", "true");
+    world.user("back").password_last_used = Some(hours_ago(2));
+    (report_csv, world)
+}
+
+/// The outcomes of a run as comparable text (status, action taken, key, detail).
+fn outcomes(report: &RunReport) -> Vec<String> {
+    report
+        .actions
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} {:?} {:?} {:?} {:?}",
+                o.user, o.credential, o.status, o.taken, o.access_key_id, o.detail
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn paged_reads_decide_exactly_as_per_user_reads_in_fewer_calls() {
+    let (report_csv, world) = many_findings();
+    let per_user = Mocks::new(report_csv.clone(), &world);
+    let by_user = ok_report(run(&per_user.clients(&[]), &settings(Mode::Enforce)).await);
+    let paged = Mocks::new(report_csv, &world);
+    let by_page = ok_report(run(&paged.clients(&[]), &paged_settings(Mode::Enforce)).await);
+
+    assert_eq!(outcomes(&by_page), outcomes(&by_user));
+    assert_eq!(
+        serde_json::to_value(&by_page.audit).unwrap(),
+        serde_json::to_value(&by_user.audit).unwrap()
+    );
+    assert_eq!(by_page.action_counts, counts(6, 0, 1, 0, 0));
+    assert!(
+        by_page
+            .audit
+            .findings
+            .iter()
+            .any(|f| f.user == "keep" && f.exempt)
+    );
+    assert_eq!(
+        outcome(&by_page, "back", Credential::Password).status,
+        Status::SkippedInUse,
+        "a password used since the report, as ListUsers shows it, is left alone"
+    );
+
+    // Per user: a ListUserTags for each of the 8 users with a finding, a GetUser per password.
+    assert_eq!(per_user.list_tags.num_calls(), 8);
+    assert_eq!(per_user.get_user.num_calls(), 3);
+    assert_eq!(per_user.authorization_details.num_calls(), 0);
+    assert_eq!(per_user.list_users.num_calls(), 0);
+    // Paged: 9 users in pages of 2 (this mock's page size) = 5 pages each, no per-user reads.
+    assert_eq!(paged.list_tags.num_calls(), 0);
+    assert_eq!(paged.get_user.num_calls(), 0);
+    assert_eq!(paged.authorization_details.num_calls(), 5);
+    assert_eq!(paged.list_users.num_calls(), 5);
+    // The rest of the live re-check is unchanged: every password is still confirmed to exist.
+    assert_eq!(paged.login_profile.num_calls(), 3);
+    assert_eq!(paged.list_keys.num_calls(), per_user.list_keys.num_calls());
+    assert_eq!(
+        paged.key_last_used.num_calls(),
+        per_user.key_last_used.num_calls()
+    );
+    assert_eq!(paged.mutations(), per_user.mutations());
+}
+
+#[tokio::test]
+async fn report_mode_reads_tags_in_pages_and_never_lists_password_use() {
+    let (report_csv, world) = many_findings();
+    let mocks = Mocks::new(report_csv, &world);
+
+    let report = ok_report(run(&mocks.clients(&[]), &paged_settings(Mode::Report)).await);
+
+    assert!(
+        report
+            .audit
+            .findings
+            .iter()
+            .any(|f| f.user == "keep" && f.exempt)
+    );
+    assert_eq!(mocks.authorization_details.num_calls(), 5);
+    assert_eq!(mocks.list_tags.num_calls(), 0);
+    assert_eq!(
+        mocks.list_users.num_calls(),
+        0,
+        "no re-check in report mode"
+    );
+    assert_eq!(mocks.mutations(), 0);
+}
+
+#[tokio::test]
+async fn refused_paged_reads_fall_back_to_per_user_reads_with_the_same_outcomes() {
+    let (report_csv, world) = many_findings();
+    let per_user = Mocks::new(report_csv.clone(), &world);
+    let by_user = ok_report(run(&per_user.clients(&[]), &settings(Mode::Enforce)).await);
+    let mocks = Mocks::new(report_csv, &world);
+    let no_details = wire_error!(
+        aws_sdk_iam::Client::get_account_authorization_details,
+        403,
+        "AccessDenied",
+        "not authorized to perform: iam:GetAccountAuthorizationDetails"
+    );
+    let no_list = wire_error!(
+        aws_sdk_iam::Client::list_users,
+        403,
+        "AccessDenied",
+        "not authorized to perform: iam:ListUsers"
+    );
+    let clients = mocks.clients(&[&no_details, &no_list]);
+
+    let report = ok_report(run(&clients, &paged_settings(Mode::Enforce)).await);
+
+    assert_eq!(outcomes(&report), outcomes(&by_user));
+    assert_eq!((no_details.num_calls(), no_list.num_calls()), (1, 1));
+    assert_eq!(mocks.list_tags.num_calls(), 8);
+    assert_eq!(mocks.get_user.num_calls(), 3);
+    assert!(report.problems.is_empty() && report.tag_errors.is_empty());
+}
+
+#[tokio::test]
+async fn a_user_missing_from_the_pages_is_asked_on_its_own() {
+    let (report_csv, world) = many_findings();
+    let world = world.tag("k2", "true");
+    let mocks = Mocks::new(report_csv, &world);
+    // Pages that do not list k2 (as if IAM had lost it between two pages).
+    let mut without_k2 = world.clone();
+    without_k2.users.remove("k2");
+    let pages = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+        .then_compute_output(move |req| authorization_details_output(&without_k2, req.marker()));
+    let clients = mocks.clients(&[&pages]);
+
+    let report = ok_report(run(&clients, &paged_settings(Mode::Enforce)).await);
+
+    assert_eq!(pages.num_calls(), 4, "8 users in pages of 2");
+    assert_eq!(
+        mocks.list_tags.num_calls(),
+        1,
+        "only k2 is asked on its own"
+    );
+    assert!(
+        report
+            .audit
+            .findings
+            .iter()
+            .any(|f| f.user == "k2" && f.exempt),
+        "k2's tag, read on its own, still exempts it"
+    );
+    assert!(report.actions.iter().all(|o| o.user != "k2"));
+}
+
+#[tokio::test]
+async fn few_findings_read_per_user_even_when_pages_are_allowed() {
+    let (report_csv, world) = scenario(&[stale_key("solo"), key_used("busy", 1)]);
+    let mocks = Mocks::new(report_csv, &world);
+
+    let report = ok_report(run(&mocks.clients(&[]), &paged_settings(Mode::Enforce)).await);
+
+    assert_eq!(report.action_counts, counts(1, 0, 0, 0, 0));
+    assert_eq!(mocks.list_tags.num_calls(), 1);
+    assert_eq!(mocks.authorization_details.num_calls(), 0);
+    assert_eq!(mocks.list_users.num_calls(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

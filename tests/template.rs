@@ -129,6 +129,10 @@ const USER_ACTIONS: [&str; 8] = [
     "iam:DeleteLoginProfile",
 ];
 
+/// The account-wide reads that replace per-user reads on nights with many findings; granted only
+/// when the `PagedReads` parameter allows them (see `paged_reads_are_granted_only_when_allowed`).
+const PAGED_ACTIONS: [&str; 2] = ["iam:ListUsers", "iam:GetAccountAuthorizationDetails"];
+
 /// Everything else the function may do: publish the summary (and use the topic's key), send a
 /// failed event to its queue, write its logs.
 const OTHER_ACTIONS: [&str; 6] = [
@@ -166,6 +170,15 @@ fn the_role_grants_exactly_the_needed_actions() {
             want.sort();
             assert_eq!(got, want, "only the report actions on Resource \"*\"");
             assert_eq!(resource.as_str(), Some("*"));
+        } else if actions.iter().any(|a| PAGED_ACTIONS.contains(&a.as_str())) {
+            // Neither call has a narrower resource.
+            let got: BTreeSet<&str> = actions.iter().map(String::as_str).collect();
+            assert_eq!(
+                got,
+                PAGED_ACTIONS.into_iter().collect(),
+                "only the paged reads"
+            );
+            assert_eq!(resource.as_str(), Some("*"));
         } else if actions.iter().any(|a| a.starts_with("iam:")) {
             assert!(
                 actions.iter().all(|a| USER_ACTIONS.contains(&a.as_str())),
@@ -192,6 +205,7 @@ fn the_role_grants_exactly_the_needed_actions() {
     let want: BTreeSet<String> = REPORT_ACTIONS
         .iter()
         .chain(USER_ACTIONS.iter())
+        .chain(PAGED_ACTIONS.iter())
         .map(|a| a.to_string())
         .collect();
     assert_eq!(iam_actions, want);
@@ -207,6 +221,37 @@ fn the_role_grants_exactly_the_needed_actions() {
         f["Properties"]["Policies"].is_null(),
         "no SAM policy templates beside the explicit role"
     );
+}
+
+#[test]
+fn paged_reads_are_granted_only_when_allowed() {
+    let t = template();
+    let role = resource(&t, "FunctionRole");
+    let conditional: Vec<&Value> = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("Statement")
+        .iter()
+        .filter(|s| {
+            tagged(s).is_some_and(|(tag, args)| {
+                tag == "If" && args[1]["Sid"].as_str() == Some("PagedReads")
+            })
+        })
+        .collect();
+    assert_eq!(conditional.len(), 1, "one PagedReads statement, under !If");
+    let (_, args) = tagged(conditional[0]).unwrap();
+    assert_eq!(args[0].as_str(), Some("AllowPagedReads"));
+    assert!(
+        is_ref(&args[2], "AWS::NoValue"),
+        "nothing granted otherwise"
+    );
+    let (tag, cond) = tagged(&t["Conditions"]["AllowPagedReads"]).expect("!Equals");
+    assert_eq!(tag, "Equals");
+    assert!(is_ref(&cond[0], "PagedReads"));
+    assert_eq!(cond[1].as_str(), Some("true"));
+    // The binary is told the same thing, so it never makes a call the role refuses.
+    assert!(is_ref(&environment(&t)["PAGED_READS"], "PagedReads"));
+    let p = &t["Parameters"]["PagedReads"];
+    assert_eq!(strings(&p["AllowedValues"]), ["true", "false"]);
 }
 
 /// Environment variable → template parameter.

@@ -1,12 +1,16 @@
 //! Live IAM reads for the re-check before an action, and the actions themselves.
 //!
 //! The credential report can be hours old; these calls read the current state of one user so
-//! nothing is disabled on stale data. Each function is one IAM operation (plus pagination) and
-//! returns plain types, so the decision logic stays outside the SDK.
+//! nothing is disabled on stale data. Two account-wide reads ([`all_user_tags`],
+//! [`all_password_last_used`]) give the same facts for every user in pages, for runs with many
+//! findings. Each function is one IAM operation (plus pagination) and returns plain types, so the
+//! decision logic stays outside the SDK.
+
+use std::collections::HashMap;
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_iam::types::StatusType;
+use aws_sdk_iam::types::{EntityType, StatusType};
 use chrono::{DateTime, Utc};
 
 use super::{describe_sdk_error, to_chrono};
@@ -259,6 +263,80 @@ pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, 
         match next_marker(OP, page.is_truncated, page.marker, &marker)? {
             Some(next) => marker = Some(next),
             None => return Ok(tags),
+        }
+    }
+}
+
+/// `MaxItems` of the account-wide reads ([`crate::reads::PAGE_SIZE`]). IAM may still return
+/// fewer per page; `Marker` covers that.
+const PAGE_SIZE: i32 = crate::reads::PAGE_SIZE as i32;
+
+/// Every user's tags (`GetAccountAuthorizationDetails` with `Filter=User`), by user name,
+/// following `Marker` to the end. Users without tags map to an empty list.
+///
+/// The same tags as [`user_tags`], for every user in `users / 1000` calls instead of one per user.
+/// The response also carries each user's policies; only the tags are kept.
+pub async fn all_user_tags(c: &Client) -> Result<HashMap<String, Vec<(String, String)>>, IamError> {
+    const OP: &str = "GetAccountAuthorizationDetails";
+    let mut out = HashMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = c
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .max_items(PAGE_SIZE)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| IamError::from_sdk(OP, &e))?;
+        for user in page.user_detail_list.unwrap_or_default() {
+            let name = user
+                .user_name
+                .ok_or_else(|| IamError::malformed(OP, "lists a user without a UserName"))?;
+            let tags = user
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|tag| (tag.key, tag.value))
+                .collect();
+            out.insert(name, tags);
+        }
+        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
+            Some(next) => marker = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Every user's `PasswordLastUsed` (`ListUsers`), by user name, following `Marker` to the end;
+/// `None` for a user whose password was never used (or who has none).
+///
+/// The same fact as [`password_last_used`], for every user in `users / 1000` calls.
+pub async fn all_password_last_used(
+    c: &Client,
+) -> Result<HashMap<String, Option<DateTime<Utc>>>, IamError> {
+    const OP: &str = "ListUsers";
+    let mut out = HashMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = c
+            .list_users()
+            .max_items(PAGE_SIZE)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| IamError::from_sdk(OP, &e))?;
+        for user in page.users {
+            let used = user
+                .password_last_used
+                .as_ref()
+                .map(|d| date(OP, d))
+                .transpose()?;
+            out.insert(user.user_name, used);
+        }
+        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
+            Some(next) => marker = Some(next),
+            None => return Ok(out),
         }
     }
 }
