@@ -429,8 +429,11 @@ fn cast_with_tags() -> Vec<Value> {
     users
 }
 
-/// What a run decided and did, without the per-seed key IDs: (user, credential, status).
-fn decided(result: &Value) -> (Vec<(String, String, String)>, Vec<(String, String, String)>) {
+/// (user, credential, what): one finding's action or one action's status.
+type Line = (String, String, String);
+
+/// What a run decided and did, without the per-seed key IDs.
+fn decided(result: &Value) -> (Vec<Line>, Vec<Line>) {
     let findings = result["findings"].as_array().unwrap().iter().map(|f| {
         let exempt = if f["exempt"] == true { "exempt" } else { "" };
         (
