@@ -151,8 +151,8 @@ async fn fetch_polls_started_and_inprogress_until_complete() {
 
     let start = Instant::now();
     assert_report(credential_report::fetch(&client, WAIT).await);
-    // Two backoffs: 250 ms, then 500 ms.
-    assert!(start.elapsed() >= Duration::from_millis(750));
+    // Two backoffs: 100 ms, then 200 ms.
+    assert!(start.elapsed() >= Duration::from_millis(300));
     for rule in [&started, &in_progress, &complete, &got] {
         assert_eq!(rule.num_calls(), 1);
     }
@@ -308,8 +308,8 @@ async fn fetch_times_out_within_bound_when_never_complete() {
         "took {elapsed:?}"
     );
     let calls = calls.lock().expect("lock");
-    // Calls at 0, 0.25, 0.75 and 1.75 s; the next would be at 3.75 s, past the bound.
-    assert_eq!(calls.len(), 4, "calls at {calls:?}");
+    // Calls at 0, 0.1, 0.3, 0.7 and 1.5 s; the next would be at 3.1 s, past the bound.
+    assert_eq!(calls.len(), 5, "calls at {calls:?}");
     assert!(calls.iter().all(|at| at.duration_since(start) <= max_wait));
 }
 
@@ -365,7 +365,7 @@ async fn fetch_fails_at_once_on_access_denied_from_generate() {
     let err = credential_report::fetch(&client, WAIT)
         .await
         .expect_err("access denied");
-    assert!(start.elapsed() < Duration::from_millis(250), "no backoff");
+    assert!(start.elapsed() < Duration::from_millis(100), "no backoff");
     match &err {
         FetchError::Api {
             operation,

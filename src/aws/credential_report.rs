@@ -18,9 +18,10 @@ use tokio::time::{Instant, sleep};
 
 use super::{describe_sdk_error, to_chrono};
 
-/// First pause between polls: a reused report is usually complete at once, a fresh one within
-/// a few seconds, so start short.
-const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// First pause between polls: a reused report is usually complete at once, a fresh one for a
+/// small account within a second, so start short; the doubling reaches whole seconds after a few
+/// polls, so a large account's report costs only one or two polls more.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Longest pause between polls, so a report that becomes ready is picked up promptly.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -103,7 +104,7 @@ enum Poll {
 /// `CredentialReportNotReadyException`), missing or expired
 /// (`CredentialReportNotPresentException`, `CredentialReportExpiredException`: generating again
 /// replaces it), or a transient failure (`LimitExceeded`, `ServiceFailure`, `Throttling`) leads
-/// to another round after an exponential backoff (250 ms, doubling, capped at 5 s). Any other
+/// to another round after an exponential backoff (100 ms, doubling, capped at 5 s). Any other
 /// error (`AccessDenied`, an unreachable endpoint, …) is returned at once as [`FetchError::Api`].
 ///
 /// The wait is bounded: it never sleeps past `max_wait`; when the next round would start after

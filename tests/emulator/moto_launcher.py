@@ -17,7 +17,12 @@ endpoints under ``/_seed/``:
                              answers with these bytes as the report (a malformed
                              report, say) instead of moto's; null clears it
   GET  /_seed/calls          count of API calls served, by "SERVICE.Action"
-  POST /_seed/calls/reset    zero those counts
+  GET  /_seed/timings        {"SERVICE.Action": {"calls": N, "seconds": S, "app_seconds": A}}:
+                             the time the server spent on each kind of call, from the
+                             parsed request to the last byte of the answer (S), and the
+                             part of it inside moto (A): the emulator's own per-call
+                             cost, for benchmarks
+  POST /_seed/calls/reset    zero those counts and timings
   GET  /_seed/health         {"ok": true}
 
 moto's own ``/moto-api/reset`` and ``/moto-api/data.json`` keep working; a reset
@@ -48,6 +53,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -66,6 +72,10 @@ from moto.moto_server.werkzeug_app import (
 # moto.iam.models is imported lazily (first use) so that startup stays fast.
 
 SEED_PREFIX = "/_seed/"
+
+# The "SERVICE.Action" of the request the current server thread is serving, set by the
+# middleware and read by the request handler to attribute the time it spent.
+_serving = threading.local()
 DEFAULT_REGION = "us-east-1"
 SEEDED_PASSWORD = "Seeded-Passw0rd!"  # moto does not check password policy
 IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -224,6 +234,8 @@ class SeedingMiddleware:
         self.app = app
         self.lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()  # time the server spent, by "SERVICE.Action"
+        self.app_seconds: Counter[str] = Counter()  # the part of it inside moto
         self.failures: list[dict] = []  # failure injections, oldest first
         self.after_report: list[tuple[str, dict]] = []  # ("key"|"password", spec)
         self.report_override: bytes | None = None  # GetCredentialReport content, if set
@@ -233,6 +245,8 @@ class SeedingMiddleware:
     def reset_state(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.seconds.clear()
+            self.app_seconds.clear()
             self.failures.clear()
             self.after_report.clear()
             self.report_override = None
@@ -255,15 +269,28 @@ class SeedingMiddleware:
         service, action, params = self.identify(environ, body)
 
         if service and action:
+            _serving.op = f"{service.upper()}.{action}"
             with self.lock:
                 self.calls[f"{service.upper()}.{action}"] += 1
             injected = self.take_failure(service, action, params)
             if injected is not None:
                 return self.error_response(start_response, injected)
 
+        started = time.perf_counter()
         if service == "iam" and action == "GetCredentialReport":
-            return self.run_then_apply_after_report(environ, start_response)
-        return self.app(environ, start_response)
+            response = self.run_then_apply_after_report(environ, start_response)
+        else:
+            response = self.app(environ, start_response)
+        if service and action:
+            served = time.perf_counter() - started
+            with self.lock:
+                self.app_seconds[f"{service.upper()}.{action}"] += served
+        return response
+
+    def record_served(self, op: str, seconds: float) -> None:
+        """Called by the request handler once the answer is written."""
+        with self.lock:
+            self.seconds[op] += seconds
 
     # ---- request inspection ---------------------------------------------------------
 
@@ -423,9 +450,22 @@ class SeedingMiddleware:
             if route == "calls" and method == "GET":
                 with self.lock:
                     return json_response(start_response, 200, dict(sorted(self.calls.items())))
+            if route == "timings" and method == "GET":
+                with self.lock:
+                    timings = {
+                        op: {
+                            "calls": n,
+                            "seconds": round(self.seconds[op], 6),
+                            "app_seconds": round(self.app_seconds[op], 6),
+                        }
+                        for op, n in sorted(self.calls.items())
+                    }
+                return json_response(start_response, 200, timings)
             if route == "calls/reset" and method == "POST":
                 with self.lock:
                     self.calls.clear()
+                    self.seconds.clear()
+                    self.app_seconds.clear()
                 return json_response(start_response, 200, {"ok": True})
             if route in ("users", "after_report", "fail", "report_override"):
                 if method != "POST":
@@ -564,8 +604,23 @@ def _xml_escape(s: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
-class QuietHandler(MotoRequestHandler):
-    """moto's request handler without the per-request access log line."""
+class TimedHandler(MotoRequestHandler):
+    """moto's request handler, timing each API call from the parsed request to the last byte
+    of the answer (the wait for the next request on a kept-alive connection is not counted)."""
+
+    def run_wsgi(self) -> None:
+        _serving.op = None
+        started = time.perf_counter()
+        try:
+            super().run_wsgi()
+        finally:
+            op = _serving.op
+            if op is not None and isinstance(self.server.app, SeedingMiddleware):
+                self.server.app.record_served(op, time.perf_counter() - started)
+
+
+class QuietHandler(TimedHandler):
+    """The timed request handler without the per-request access log line."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -601,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         app,
         threaded=True,
-        request_handler=MotoRequestHandler if args.verbose else QuietHandler,
+        request_handler=TimedHandler if args.verbose else QuietHandler,
     )
     port = server.server_address[1]
 
