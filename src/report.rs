@@ -173,38 +173,78 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Record>, ReportError> {
     let expected = header.len() as u64;
 
     let mut records = Vec::with_capacity(bytes.len() / 250);
-    let mut seen: HashMap<String, u64> = HashMap::with_capacity(bytes.len() / 250);
-    let mut row = csv::ByteRecord::new();
-    while reader
-        .read_byte_record(&mut row)
-        .map_err(|e| csv_error(&e))?
-    {
-        let line = row.position().map_or(0, |p| p.line());
-        if row.len() == 1 && row.get(0).is_some_and(|f| f.is_empty()) {
-            // A blank line (csv yields it as one empty field): nothing to read.
-            continue;
+    let mut lines = Vec::with_capacity(bytes.len() / 250);
+    // Rows are read as text: the csv reader checks a whole row's UTF-8 at once (all-ASCII rows,
+    // the usual case, in one pass), so fields need no check of their own. One record buffer for
+    // the whole file: no allocation per row.
+    let mut row = csv::StringRecord::new();
+    let read = (|| {
+        while reader
+            .read_record(&mut row)
+            .map_err(|e| utf8_error(&e, &header).unwrap_or_else(|| csv_error(&e)))?
+        {
+            let line = row.position().map_or(0, |p| p.line());
+            if row.len() == 1 && row.get(0).is_some_and(|f| f.is_empty()) {
+                // A blank line (csv yields it as one empty field): nothing to read.
+                continue;
+            }
+            if row.len() as u64 != expected {
+                let at = row.len().min(header.len().saturating_sub(1));
+                return Err(ReportError::FieldCount {
+                    line,
+                    column: String::from_utf8_lossy(trim(&header[at])).into_owned(),
+                    expected,
+                    found: row.len() as u64,
+                });
+            }
+            records.push(index.record(&row, line)?);
+            lines.push(line);
         }
-        if row.len() as u64 != expected {
-            let at = row.len().min(header.len().saturating_sub(1));
-            return Err(ReportError::FieldCount {
+        Ok(())
+    })();
+    // Duplicates are looked for once the rows are read (no copy of each name while reading); a
+    // duplicate before a bad row is still the error reported, as it comes first in the file.
+    match (first_duplicate(&records, &lines), read) {
+        (Some(duplicate), _) => Err(duplicate),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => Ok(records),
+    }
+}
+
+/// The first user (in file order) whose name appeared on an earlier line.
+fn first_duplicate(records: &[Record], lines: &[u64]) -> Option<ReportError> {
+    let mut seen: HashMap<&str, u64> = HashMap::with_capacity(records.len());
+    for (record, &line) in records.iter().zip(lines) {
+        if let Some(&first_line) = seen.get(record.user.as_str()) {
+            return Some(ReportError::DuplicateUser {
                 line,
-                column: String::from_utf8_lossy(trim(&header[at])).into_owned(),
-                expected,
-                found: row.len() as u64,
-            });
-        }
-        let record = index.record(&row, line)?;
-        if let Some(&first_line) = seen.get(&record.user) {
-            return Err(ReportError::DuplicateUser {
-                line,
-                user: record.user,
+                user: record.user.clone(),
                 first_line,
             });
         }
-        seen.insert(record.user.clone(), line);
-        records.push(record);
+        seen.insert(&record.user, line);
     }
-    Ok(records)
+    None
+}
+
+/// A row that is not valid UTF-8, as a field error naming its line and column.
+fn utf8_error(e: &csv::Error, header: &csv::ByteRecord) -> Option<ReportError> {
+    let csv::ErrorKind::Utf8 { pos, err } = e.kind() else {
+        return None;
+    };
+    let line = pos.as_ref().map_or(0, |p| p.line());
+    let column = header.get(err.field()).map_or_else(
+        || format!("column {}", err.field() + 1),
+        |name| String::from_utf8_lossy(trim(name)).into_owned(),
+    );
+    Some(ReportError::field(
+        line,
+        &column,
+        format!(
+            "not valid UTF-8 (invalid byte after the field's first {} bytes)",
+            err.valid_up_to()
+        ),
+    ))
 }
 
 fn csv_error(e: &csv::Error) -> ReportError {
@@ -240,11 +280,19 @@ impl ColumnIndex {
         Ok(ColumnIndex { at })
     }
 
-    fn record(&self, row: &csv::ByteRecord, line: u64) -> Result<Record, ReportError> {
+    fn record(&self, row: &csv::StringRecord, line: u64) -> Result<Record, ReportError> {
+        // One scan of the whole row for control characters; only a row with one looks for it
+        // field by field, to name the column.
+        // (A fold rather than `any`: no early exit, so the compiler can test many bytes at once.)
+        let suspect = row
+            .as_slice()
+            .bytes()
+            .fold(false, |seen, b| seen | is_suspicious(&b));
         let cell = |n: usize| Cell {
             raw: row.get(self.at[n]).unwrap_or_default(),
             column: COLUMNS[n],
             line,
+            suspect,
         };
         let key = |base: usize| -> Result<AccessKeyColumns, ReportError> {
             Ok(AccessKeyColumns {
@@ -284,11 +332,19 @@ fn trim(bytes: &[u8]) -> &[u8] {
     bytes.trim_ascii()
 }
 
+/// A byte that may start a control character: C0 controls and DEL, or the lead byte of the C1
+/// controls' two-byte UTF-8 form (which also starts harmless characters such as `é`).
+fn is_suspicious(b: &u8) -> bool {
+    *b < 0x20 || *b == 0x7f || *b == 0xc2
+}
+
 /// One field of one row, with enough context to say where it is when it is wrong.
 struct Cell<'a> {
-    raw: &'a [u8],
+    raw: &'a str,
     column: &'static str,
     line: u64,
+    /// The row holds a byte that may start a control character somewhere.
+    suspect: bool,
 }
 
 impl<'a> Cell<'a> {
@@ -303,12 +359,11 @@ impl<'a> Cell<'a> {
                 self.raw.len()
             )));
         }
-        let s = std::str::from_utf8(trim(self.raw))
-            .map_err(|e| self.error(format!("not valid UTF-8 ({e})")))?;
+        let s = self.raw.trim_ascii();
         // No IAM name, ARN, date or flag holds a control character; one (a NUL, a newline inside
         // quotes) means the file is binary or corrupt, and a name read from it names no user.
-        let suspicious = |b: &u8| *b < 0x20 || *b == 0x7f || *b == 0xc2;
-        if s.as_bytes().iter().any(suspicious)
+        if self.suspect
+            && s.as_bytes().iter().any(is_suspicious)
             && let Some(c) = s.chars().find(|c| c.is_control())
         {
             return Err(self.error(format!(
@@ -342,6 +397,10 @@ impl<'a> Cell<'a> {
     /// A timestamp, or `None` for a sentinel.
     fn date(&self) -> Result<Option<DateTime<Utc>>, ReportError> {
         let s = self.filled("an ISO 8601 timestamp")?;
+        // AWS's own layout first: it is most fields, and no sentinel has its shape.
+        if let Some(t) = aws_layout(s) {
+            return Ok(Some(t));
+        }
         if Self::is_sentinel(s) {
             return Ok(None);
         }
@@ -355,12 +414,12 @@ impl<'a> Cell<'a> {
     /// A boolean in any case, or `None` for a sentinel.
     fn flag(&self) -> Result<Option<bool>, ReportError> {
         let s = self.filled("true or false")?;
-        if Self::is_sentinel(s) {
-            Ok(None)
-        } else if s.eq_ignore_ascii_case("true") {
+        if s.eq_ignore_ascii_case("true") {
             Ok(Some(true))
         } else if s.eq_ignore_ascii_case("false") {
             Ok(Some(false))
+        } else if Self::is_sentinel(s) {
+            Ok(None)
         } else {
             Err(self.error(format!("`{s}` is not true or false")))
         }
@@ -655,6 +714,44 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_first_error_in_file_order_is_reported() {
+        let bad = ELISE
+            .replacen("elise", "bad", 1)
+            .replacen("false", "maybe", 1);
+        // A duplicate on line 3 comes before the bad flag on line 4.
+        let err = parse(report(&[ELISE, ELISE, &bad]).as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, ReportError::DuplicateUser { line: 3, .. }),
+            "{err}"
+        );
+        // The bad flag on line 3 comes before the duplicate on line 4.
+        let err = parse(report(&[ELISE, &bad, ELISE]).as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, ReportError::Field { line: 3, ref column, .. } if column == "password_enabled"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_control_character_is_found_whatever_else_the_row_holds() {
+        // A C1 control (U+0085) in the ARN, in a row that also holds an ordinary accented name.
+        let row =
+            ELISE
+                .replacen("elise", "\u{e9}lise", 1)
+                .replacen("user/elise", "user/el\u{85}ise", 1);
+        let err = parse(report(&[&row]).as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, ReportError::Field { line: 2, ref column, .. } if column == "arn"),
+            "{err}"
+        );
+        let clean = ELISE.replacen("elise", "\u{e9}lise", 1);
+        assert_eq!(
+            parse(report(&[&clean]).as_bytes()).unwrap()[0].user,
+            "\u{e9}lise"
+        );
     }
 
     #[test]
