@@ -174,7 +174,8 @@ pub struct Runtime {
     pub concurrency: u32,
     /// `PAGED_READS`: read many users' tags and password use in account-wide pages
     /// (`GetAccountAuthorizationDetails`, `ListUsers`) instead of one call per user, when that
-    /// takes fewer calls. Off: only per-user calls, for a role without those two permissions.
+    /// takes fewer calls. Off by default: the role then needs only the per-user reads, and
+    /// `GetAccountAuthorizationDetails` would also let the function read every policy document.
     pub paged_reads: bool,
 }
 
@@ -184,7 +185,7 @@ impl Default for Runtime {
             sns_topic_arn: None,
             report_wait_seconds: 120,
             concurrency: 8,
-            paged_reads: true,
+            paged_reads: false,
         }
     }
 }
@@ -461,7 +462,7 @@ mod tests {
             ),
             ("REPORT_WAIT_SECONDS", "30"),
             ("CONCURRENCY", "2"),
-            ("PAGED_READS", "false"),
+            ("PAGED_READS", "true"),
         ])
         .unwrap();
         assert_eq!(p.mode, Mode::Enforce);
@@ -485,7 +486,7 @@ mod tests {
             Some("arn:aws:sns:us-east-1:123456789012:sweeper")
         );
         assert_eq!((rt.report_wait_seconds, rt.concurrency), (30, 2));
-        assert!(!rt.paged_reads);
+        assert!(rt.paged_reads);
     }
 
     #[test]

@@ -607,8 +607,8 @@ fn scenario(users: &[Record]) -> (String, World) {
     (csv(users), World::from_report(users))
 }
 
-/// Settings with per-user reads only (`PAGED_READS=false`), so each test counts the per-user
-/// calls; the paged reads have their own tests, which compare the two.
+/// Settings with per-user reads only (`PAGED_READS=false`, the default), so each test counts the
+/// per-user calls; the paged reads have their own tests, which compare the two.
 fn settings(mode: Mode) -> Settings {
     Settings {
         policy: Policy {
@@ -624,7 +624,7 @@ fn settings(mode: Mode) -> Settings {
     }
 }
 
-/// Settings as deployed by default: paged reads allowed.
+/// Settings with paged reads allowed (`PAGED_READS=true`).
 fn paged_settings(mode: Mode) -> Settings {
     let mut s = settings(mode);
     s.runtime.paged_reads = true;

@@ -252,6 +252,11 @@ fn paged_reads_are_granted_only_when_allowed() {
     assert!(is_ref(&environment(&t)["PAGED_READS"], "PagedReads"));
     let p = &t["Parameters"]["PagedReads"];
     assert_eq!(strings(&p["AllowedValues"]), ["true", "false"]);
+    assert_eq!(
+        scalar(&p["Default"]).as_deref(),
+        Some("false"),
+        "by default the role holds only the per-user reads"
+    );
 }
 
 /// Environment variable → template parameter.
