@@ -139,6 +139,29 @@ fn next_marker(
     }
 }
 
+/// What one page of a `Marker`-paged list says about the rest.
+struct Page {
+    truncated: bool,
+    next: Option<String>,
+}
+
+/// Calls `fetch` with each page's marker (none for the first) until IAM says the list is
+/// complete; `fetch` reads one page and keeps its items. Every paged read goes through here, so
+/// each gets the check of [`next_marker`].
+async fn for_each_page(
+    operation: &'static str,
+    mut fetch: impl AsyncFnMut(Option<String>) -> Result<Page, IamError>,
+) -> Result<(), IamError> {
+    let mut marker: Option<String> = None;
+    loop {
+        let page = fetch(marker.clone()).await?;
+        match next_marker(operation, page.truncated, page.next, &marker)? {
+            Some(next) => marker = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// Lists a user's access keys (`ListAccessKeys`), following `Marker` until the last page.
 ///
 /// A page that says it is truncated but carries no new marker is an error rather than a short
@@ -146,12 +169,11 @@ fn next_marker(
 pub async fn list_access_keys(c: &Client, user: &str) -> Result<Vec<LiveKey>, IamError> {
     const OP: &str = "ListAccessKeys";
     let mut keys = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    for_each_page(OP, async |marker| {
         let page = c
             .list_access_keys()
             .user_name(user)
-            .set_marker(marker.clone())
+            .set_marker(marker)
             .send()
             .await
             .map_err(|e| IamError::from_sdk(OP, &e))?;
@@ -172,11 +194,13 @@ pub async fn list_access_keys(c: &Client, user: &str) -> Result<Vec<LiveKey>, Ia
                 created,
             });
         }
-        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
-            Some(next) => marker = Some(next),
-            None => return Ok(keys),
-        }
-    }
+        Ok(Page {
+            truncated: page.is_truncated,
+            next: page.marker,
+        })
+    })
+    .await?;
+    Ok(keys)
 }
 
 /// When the key was last used (`GetAccessKeyLastUsed`); `None` when it never was.
@@ -250,21 +274,22 @@ pub async fn login_profile(c: &Client, user: &str) -> Result<Option<DateTime<Utc
 pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, IamError> {
     const OP: &str = "ListUserTags";
     let mut tags = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    for_each_page(OP, async |marker| {
         let page = c
             .list_user_tags()
             .user_name(user)
-            .set_marker(marker.clone())
+            .set_marker(marker)
             .send()
             .await
             .map_err(|e| IamError::from_sdk(OP, &e))?;
         tags.extend(page.tags.into_iter().map(|tag| (tag.key, tag.value)));
-        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
-            Some(next) => marker = Some(next),
-            None => return Ok(tags),
-        }
-    }
+        Ok(Page {
+            truncated: page.is_truncated,
+            next: page.marker,
+        })
+    })
+    .await?;
+    Ok(tags)
 }
 
 /// `MaxItems` of the account-wide reads ([`crate::reads::PAGE_SIZE`]). IAM may still return
@@ -279,13 +304,12 @@ const PAGE_SIZE: i32 = crate::reads::PAGE_SIZE as i32;
 pub async fn all_user_tags(c: &Client) -> Result<HashMap<String, Vec<(String, String)>>, IamError> {
     const OP: &str = "GetAccountAuthorizationDetails";
     let mut out = HashMap::new();
-    let mut marker: Option<String> = None;
-    loop {
+    for_each_page(OP, async |marker| {
         let page = c
             .get_account_authorization_details()
             .filter(EntityType::User)
             .max_items(PAGE_SIZE)
-            .set_marker(marker.clone())
+            .set_marker(marker)
             .send()
             .await
             .map_err(|e| IamError::from_sdk(OP, &e))?;
@@ -301,11 +325,13 @@ pub async fn all_user_tags(c: &Client) -> Result<HashMap<String, Vec<(String, St
                 .collect();
             out.insert(name, tags);
         }
-        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
-            Some(next) => marker = Some(next),
-            None => return Ok(out),
-        }
-    }
+        Ok(Page {
+            truncated: page.is_truncated,
+            next: page.marker,
+        })
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Every user's `PasswordLastUsed` (`ListUsers`), by user name, following `Marker` to the end;
@@ -317,12 +343,11 @@ pub async fn all_password_last_used(
 ) -> Result<HashMap<String, Option<DateTime<Utc>>>, IamError> {
     const OP: &str = "ListUsers";
     let mut out = HashMap::new();
-    let mut marker: Option<String> = None;
-    loop {
+    for_each_page(OP, async |marker| {
         let page = c
             .list_users()
             .max_items(PAGE_SIZE)
-            .set_marker(marker.clone())
+            .set_marker(marker)
             .send()
             .await
             .map_err(|e| IamError::from_sdk(OP, &e))?;
@@ -334,11 +359,13 @@ pub async fn all_password_last_used(
                 .transpose()?;
             out.insert(user.user_name, used);
         }
-        match next_marker(OP, page.is_truncated, page.marker, &marker)? {
-            Some(next) => marker = Some(next),
-            None => return Ok(out),
-        }
-    }
+        Ok(Page {
+            truncated: page.is_truncated,
+            next: page.marker,
+        })
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Sets the key `Inactive` (`UpdateAccessKey`). Reversible: setting it `Active` again restores it.
