@@ -257,22 +257,25 @@ fn tags_of(live: &LiveUser) -> Vec<Tag> {
         .collect()
 }
 
+/// A live user as `GetUser` and `ListUsers` describe it, with `PasswordLastUsed`.
+fn live_user(name: &str, live: &LiveUser) -> User {
+    User::builder()
+        .path("/")
+        .user_name(name)
+        .user_id(format!("AIDA{}", name.to_ascii_uppercase()))
+        .arn(format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
+        .create_date(smithy(ago(400)))
+        .set_password_last_used(live.password_last_used.map(smithy))
+        .build()
+        .expect("valid User")
+}
+
 /// The world's users as `ListUsers` pages them, with `PasswordLastUsed`.
 fn list_users_output(world: &World, marker: Option<&str>) -> ListUsersOutput {
     let (page, next) = page_of(world, marker);
     let users = page
         .into_iter()
-        .map(|(name, live)| {
-            User::builder()
-                .path("/")
-                .user_name(name)
-                .user_id(format!("AIDA{}", name.to_ascii_uppercase()))
-                .arn(format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
-                .create_date(smithy(ago(400)))
-                .set_password_last_used(live.password_last_used.map(smithy))
-                .build()
-                .expect("valid User")
-        })
+        .map(|(name, live)| live_user(name, live))
         .collect();
     ListUsersOutput::builder()
         .set_users(Some(users))
@@ -406,11 +409,8 @@ impl Mocks {
                 let tags = w
                     .users
                     .get(req.user_name().unwrap_or_default())
-                    .map(|u| u.tags.clone())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("valid tag"))
-                    .collect();
+                    .map(tags_of)
+                    .unwrap_or_default();
                 ListUserTagsOutput::builder()
                     .set_tags(Some(tags))
                     .is_truncated(false)
@@ -483,17 +483,7 @@ impl Mocks {
             let name = req.user_name().unwrap_or_default();
             let live = w.users.get(name).cloned().unwrap_or_default();
             GetUserOutput::builder()
-                .user(
-                    User::builder()
-                        .path("/")
-                        .user_name(name)
-                        .user_id(format!("AIDA{}", name.to_ascii_uppercase()))
-                        .arn(format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
-                        .create_date(smithy(ago(400)))
-                        .set_password_last_used(live.password_last_used.map(smithy))
-                        .build()
-                        .expect("valid User"),
-                )
+                .user(live_user(name, &live))
                 .build()
         });
         let updates: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
