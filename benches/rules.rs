@@ -3,12 +3,13 @@
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use iam_sweeper::config::Policy;
-use iam_sweeper::{report, rules, synthetic};
+use iam_sweeper::core::config::Policy;
+use iam_sweeper::core::{report, rules};
+use iam_sweeper::testing::synthetic;
 
 fn parse_and_evaluate(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
-    let csv = report::render(&synthetic::records(5_000, now));
+    let csv = iam_sweeper::testing::report::render(&synthetic::records(5_000, now));
     let policy = Policy::default();
     let mut group = c.benchmark_group("report_5000_users");
     group.bench_function("parse", |b| {

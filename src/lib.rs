@@ -1,22 +1,40 @@
 //! iam-sweeper: keeps an AWS account's IAM user credentials clean.
 //!
-//! The pure core reads the credential report ([`report`]), the policy ([`config`]) and applies the
-//! rules ([`rules`]) to produce [`finding::Finding`]s; [`audit`] renders them. The AWS edge and
-//! the Lambda handler wire this core to IAM and SNS.
+//! # Layout
+//!
+//! Dependencies point one way: `main` → [`app`] → [`render`] → [`core`]; [`aws`] → ([`app`]'s
+//! ports, [`core`]). Nothing in `core` or `render` touches AWS, the clock or the network.
+//!
+//! ```text
+//! src/
+//!   main.rs          the binary: Lambda runtime or command line
+//!   cli.rs           `iam-sweeper audit` and `iam-sweeper invoke`
+//!   lambda.rs        the Lambda entry: one sweep per invocation, EMF metrics line
+//!   logging.rs       JSON logs in Lambda, text locally
+//!   core/            pure: report parsing, config, rules, exemptions, event decoding,
+//!                    the action plan, re-check decisions, outcomes, the run report
+//!   render/          pure: the audit table, the summary mail, the metrics line
+//!   app/             orchestration over ports: the sweep, the action phase, the read strategy
+//!     ports.rs       the traits the run needs from AWS (report, IAM reads/actions, notifier)
+//!   aws/             adapters: the only code that names the AWS SDK
+//!   testing/         (feature `test-support`) synthetic accounts, report writer, fake account
+//! ```
+//!
+//! # Tracing one run
+//!
+//! [`lambda`] (or [`cli`]'s `invoke`) builds the AWS adapter and calls [`app::sweep::handle`]:
+//! the event is classified ([`core::event`]), the report fetched through
+//! [`app::ports::ReportSource`] and parsed ([`core::report`]), the rules evaluated
+//! ([`core::rules`]), tags read for exemptions ([`app::reads`]), the plan taken
+//! ([`app::act`], re-checking each credential with [`core::recheck`]), and the summary built
+//! ([`render::summary`]) and published through [`app::ports::Notifier`].
 
-pub mod audit;
+pub mod app;
 pub mod aws;
-pub mod config;
-pub mod enforce;
-pub mod event;
-pub mod exemption;
-pub mod finding;
-pub mod handler;
+pub mod cli;
+pub mod core;
+pub mod lambda;
 pub mod logging;
-pub mod metrics;
-pub mod reads;
-pub mod recheck;
-pub mod report;
-pub mod rules;
-pub mod summary;
-pub mod synthetic;
+pub mod render;
+#[cfg(feature = "test-support")]
+pub mod testing;

@@ -4,8 +4,8 @@
 
 #![no_main]
 
-use iam_sweeper::config::Mode;
-use iam_sweeper::event::classify;
+use iam_sweeper::core::config::Mode;
+use iam_sweeper::core::event::classify;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -3,7 +3,8 @@
 
 #![no_main]
 
-use iam_sweeper::report::{parse, render};
+use iam_sweeper::core::report::parse;
+use iam_sweeper::testing::report::render;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

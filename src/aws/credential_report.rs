@@ -17,6 +17,7 @@ use aws_sdk_iam::types::ReportStateType;
 use tokio::time::{Instant, sleep};
 
 use super::{describe_sdk_error, to_chrono};
+use crate::app::ports::{FetchError, FetchedReport};
 
 /// First pause between polls: a reused report is usually complete at once, a fresh one for a
 /// small account within a second, so start short; the doubling reaches whole seconds after a few
@@ -32,62 +33,6 @@ const GET: &str = "GetCredentialReport";
 /// Error codes worth another poll: IAM's report throttle, its generic server-side failure and
 /// request throttling that outlasted the SDK's own retries.
 const TRANSIENT_CODES: [&str; 3] = ["LimitExceeded", "ServiceFailure", "Throttling"];
-
-/// A credential report as IAM returned it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FetchedReport {
-    /// The report's CSV text as bytes (the SDK has already decoded the base64 on the wire).
-    pub content: Vec<u8>,
-    /// When IAM generated the report; activity after this instant is not in it.
-    pub generated_time: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Shows the size rather than the bytes: the report names every user and can be 1.5 MB, which
-/// has no place in a log line or a panic message.
-impl std::fmt::Debug for FetchedReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FetchedReport")
-            .field("content_bytes", &self.content.len())
-            .field("generated_time", &self.generated_time)
-            .finish()
-    }
-}
-
-/// Why the credential report could not be fetched. Each variant means no report was read, so
-/// the run must not be treated as "no findings".
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The report was still not available when the wait ran out.
-    #[error(
-        "the IAM credential report was not available after waiting {waited:?} (last seen: {last}); \
-         IAM is slow or throttling report generation: run again later or allow a longer wait"
-    )]
-    Timeout {
-        /// How long the fetch waited in total.
-        waited: Duration,
-        /// The last report state or error IAM answered with.
-        last: String,
-    },
-    /// IAM refused a call with an error that waiting does not fix.
-    #[error(
-        "{operation} failed{}: {message}; check that the function's role allows \
-         iam:GenerateCredentialReport and iam:GetCredentialReport on \"*\" and that IAM is reachable",
-        code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
-    )]
-    Api {
-        /// The IAM call that failed.
-        operation: &'static str,
-        /// The service's error code, when IAM answered at all.
-        code: Option<String>,
-        /// The service's message, or the root cause when the request never got an answer.
-        message: String,
-    },
-    /// IAM reported the report complete but returned no content.
-    #[error(
-        "GetCredentialReport returned an empty report; IAM produced no content: run again later"
-    )]
-    Empty,
-}
 
 /// Outcome of one Generate (+ Get) round.
 enum Poll {

@@ -14,95 +14,26 @@ use aws_sdk_iam::types::{EntityType, StatusType};
 use chrono::{DateTime, Utc};
 
 use super::{describe_sdk_error, to_chrono};
+use crate::app::ports::{IamError, KeyStatus, LiveKey};
 
 /// The error code IAM uses for a user, key or login profile that does not exist.
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
-/// An access key's status as IAM reports it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyStatus {
-    /// Usable for API calls.
-    Active,
-    /// Disabled; can be re-activated.
-    Inactive,
-    /// Any other status IAM reports (e.g. `Expired`), kept verbatim so it is never mistaken for
-    /// one of the two above.
-    Other(String),
-}
-
-/// One access key of a user, from `ListAccessKeys`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveKey {
-    /// The access key ID (`AKIA…`).
-    pub id: String,
-    /// Its current status.
-    pub status: KeyStatus,
-    /// When it was created; matched against the report's `access_key_N_last_rotated`.
-    pub created: Option<DateTime<Utc>>,
-}
-
-/// A failed IAM call.
-///
-/// `NoSuchEntity` is its own variant because callers treat it differently: the user, key or
-/// password is already gone (deleted by someone else since the report was generated).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IamError {
-    /// The user, key or login profile does not exist (any more).
-    #[error("{operation}: {message} (NoSuchEntity)")]
-    NoSuchEntity {
-        /// The IAM call that failed.
-        operation: &'static str,
-        /// IAM's message, naming the missing entity.
-        message: String,
-    },
-    /// Any other failure: a service error (with its code, e.g. `AccessDenied`), throttling that
-    /// outlasted the retries, a timeout or an unreachable endpoint (no code; the message carries
-    /// the root cause).
-    #[error("{operation}: {message}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Other {
-        /// The IAM call that failed.
-        operation: &'static str,
-        /// The service's error code, when IAM answered at all.
-        code: Option<String>,
-        /// The service's message, or the root cause when the request never got an answer.
-        message: String,
-    },
-}
-
-impl IamError {
-    /// True when the entity the call was about does not exist.
-    pub fn is_no_such_entity(&self) -> bool {
-        matches!(self, Self::NoSuchEntity { .. })
-    }
-
-    /// Classifies an SDK error by its error code, so the mapping works the same for every
-    /// operation and for codes the SDK models as well as ones it does not.
-    fn from_sdk<E, R>(operation: &'static str, err: &SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let (code, message) = describe_sdk_error(err);
-        if code.as_deref() == Some(NO_SUCH_ENTITY) {
-            Self::NoSuchEntity { operation, message }
-        } else {
-            Self::Other {
-                operation,
-                code,
-                message,
-            }
-        }
-    }
-
-    /// A successful response that lacks something the caller relies on. Treated as a failure,
-    /// not as "absent", so a malformed answer never lets an action through.
-    fn malformed(operation: &'static str, what: &str) -> Self {
-        Self::Other {
+/// Classifies an SDK error by its error code, so the mapping works the same for every
+/// operation and for codes the SDK models as well as ones it does not.
+fn iam_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> IamError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (code, message) = describe_sdk_error(err);
+    if code.as_deref() == Some(NO_SUCH_ENTITY) {
+        IamError::NoSuchEntity { operation, message }
+    } else {
+        IamError::Other {
             operation,
-            code: None,
-            message: format!(
-                "the response {what}; the IAM endpoint answered unexpectedly, retry the run"
-            ),
+            code,
+            message,
         }
     }
 }
@@ -176,7 +107,7 @@ pub async fn list_access_keys(c: &Client, user: &str) -> Result<Vec<LiveKey>, Ia
             .set_marker(marker)
             .send()
             .await
-            .map_err(|e| IamError::from_sdk(OP, &e))?;
+            .map_err(|e| iam_error(OP, &e))?;
         for meta in page.access_key_metadata {
             let id = meta
                 .access_key_id
@@ -217,7 +148,7 @@ pub async fn access_key_last_used(
         .access_key_id(key_id)
         .send()
         .await
-        .map_err(|e| IamError::from_sdk(OP, &e))?;
+        .map_err(|e| iam_error(OP, &e))?;
     // IAM always sends AccessKeyLastUsed (with Region "N/A" for a key never used); without it
     // the answer says nothing about use, so it must not count as "never used".
     let last_used = out.access_key_last_used.ok_or_else(|| {
@@ -242,7 +173,7 @@ pub async fn password_last_used(c: &Client, user: &str) -> Result<Option<DateTim
         .user_name(user)
         .send()
         .await
-        .map_err(|e| IamError::from_sdk(OP, &e))?;
+        .map_err(|e| iam_error(OP, &e))?;
     let found = out
         .user
         .ok_or_else(|| IamError::malformed(OP, &format!("has no User for {user}")))?;
@@ -262,7 +193,7 @@ pub async fn login_profile(c: &Client, user: &str) -> Result<Option<DateTime<Utc
             .login_profile
             .map(|profile| date(OP, &profile.create_date))
             .transpose(),
-        Err(e) => match IamError::from_sdk(OP, &e) {
+        Err(e) => match iam_error(OP, &e) {
             IamError::NoSuchEntity { .. } => Ok(None),
             other => Err(other),
         },
@@ -281,7 +212,7 @@ pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, 
             .set_marker(marker)
             .send()
             .await
-            .map_err(|e| IamError::from_sdk(OP, &e))?;
+            .map_err(|e| iam_error(OP, &e))?;
         tags.extend(page.tags.into_iter().map(|tag| (tag.key, tag.value)));
         Ok(Page {
             truncated: page.is_truncated,
@@ -292,9 +223,9 @@ pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, 
     Ok(tags)
 }
 
-/// `MaxItems` of the account-wide reads ([`crate::reads::PAGE_SIZE`]). IAM may still return
+/// `MaxItems` of the account-wide reads ([`crate::app::reads::PAGE_SIZE`]). IAM may still return
 /// fewer per page; `Marker` covers that.
-const PAGE_SIZE: i32 = crate::reads::PAGE_SIZE as i32;
+const PAGE_SIZE: i32 = crate::app::reads::PAGE_SIZE as i32;
 
 /// Every user's tags (`GetAccountAuthorizationDetails` with `Filter=User`), by user name,
 /// following `Marker` to the end. Users without tags map to an empty list.
@@ -312,7 +243,7 @@ pub async fn all_user_tags(c: &Client) -> Result<HashMap<String, Vec<(String, St
             .set_marker(marker)
             .send()
             .await
-            .map_err(|e| IamError::from_sdk(OP, &e))?;
+            .map_err(|e| iam_error(OP, &e))?;
         for user in page.user_detail_list.unwrap_or_default() {
             let name = user
                 .user_name
@@ -350,7 +281,7 @@ pub async fn all_password_last_used(
             .set_marker(marker)
             .send()
             .await
-            .map_err(|e| IamError::from_sdk(OP, &e))?;
+            .map_err(|e| iam_error(OP, &e))?;
         for user in page.users {
             let used = user
                 .password_last_used
@@ -378,7 +309,7 @@ pub async fn deactivate_key(c: &Client, user: &str, key_id: &str) -> Result<(), 
         .send()
         .await
         .map(drop)
-        .map_err(|e| IamError::from_sdk(OP, &e))
+        .map_err(|e| iam_error(OP, &e))
 }
 
 /// Deletes the key (`DeleteAccessKey`). Not reversible: the owner needs a new key afterwards.
@@ -390,7 +321,7 @@ pub async fn delete_key(c: &Client, user: &str, key_id: &str) -> Result<(), IamE
         .send()
         .await
         .map(drop)
-        .map_err(|e| IamError::from_sdk(OP, &e))
+        .map_err(|e| iam_error(OP, &e))
 }
 
 /// Removes the user's console password (`DeleteLoginProfile`); access keys are untouched.
@@ -401,5 +332,5 @@ pub async fn delete_login_profile(c: &Client, user: &str) -> Result<(), IamError
         .send()
         .await
         .map(drop)
-        .map_err(|e| IamError::from_sdk(OP, &e))
+        .map_err(|e| iam_error(OP, &e))
 }

@@ -1,12 +1,14 @@
-//! The AWS edge: thin wrappers around the IAM and SNS calls the sweeper makes.
+//! The AWS adapters: the ports of [`crate::app::ports`] implemented with the AWS SDK.
 //!
-//! Everything here turns SDK types into the crate's own plain types and typed errors, so the
-//! core and the handler never depend on the SDK's shapes and can be tested without AWS.
+//! The only code that names `aws_sdk_*` / `aws_smithy_*`. Everything here turns SDK types into
+//! the crate's own plain types and typed errors, so the core and the orchestration never depend
+//! on the SDK's shapes and can be tested without AWS.
 
 pub mod credential_report;
 pub mod iam;
 pub mod sns;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -14,6 +16,10 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::app::ports::{self, IamError};
+
+type Time = chrono::DateTime<chrono::Utc>;
 
 /// Attempts per call, including the first. IAM throttles without a published rate, and one run
 /// can make hundreds of calls, so a few more attempts than the SDK's default (3) ride out bursts.
@@ -55,23 +61,85 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// The two clients, built once per cold start and shared by every invocation (building them
-/// costs milliseconds and they pool connections).
+/// One AWS account reached through the SDK: IAM and SNS clients, built once per cold start and
+/// shared by every invocation (building them costs milliseconds and they pool connections).
 #[derive(Clone, Debug)]
-pub struct Clients {
+pub struct AwsAccount {
     /// IAM: credential report, live re-checks and the remediation actions.
     pub iam: aws_sdk_iam::Client,
     /// SNS: the run summary.
     pub sns: aws_sdk_sns::Client,
 }
 
-impl Clients {
+impl AwsAccount {
     /// Builds both clients from one shared config.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             iam: aws_sdk_iam::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
         }
+    }
+}
+
+impl ports::ReportSource for AwsAccount {
+    async fn fetch_report(
+        &self,
+        max_wait: Duration,
+    ) -> Result<ports::FetchedReport, ports::FetchError> {
+        credential_report::fetch(&self.iam, max_wait).await
+    }
+}
+
+impl ports::IamReads for AwsAccount {
+    async fn list_access_keys(&self, user: &str) -> Result<Vec<ports::LiveKey>, IamError> {
+        iam::list_access_keys(&self.iam, user).await
+    }
+    async fn access_key_last_used(
+        &self,
+        user: &str,
+        key_id: &str,
+    ) -> Result<Option<Time>, IamError> {
+        iam::access_key_last_used(&self.iam, user, key_id).await
+    }
+    async fn password_last_used(&self, user: &str) -> Result<Option<Time>, IamError> {
+        iam::password_last_used(&self.iam, user).await
+    }
+    async fn login_profile(&self, user: &str) -> Result<Option<Time>, IamError> {
+        iam::login_profile(&self.iam, user).await
+    }
+    async fn user_tags(&self, user: &str) -> Result<ports::Tags, IamError> {
+        iam::user_tags(&self.iam, user).await
+    }
+}
+
+impl ports::IamPagedReads for AwsAccount {
+    async fn all_user_tags(&self) -> Result<HashMap<String, ports::Tags>, IamError> {
+        iam::all_user_tags(&self.iam).await
+    }
+    async fn all_password_last_used(&self) -> Result<HashMap<String, Option<Time>>, IamError> {
+        iam::all_password_last_used(&self.iam).await
+    }
+}
+
+impl ports::IamActions for AwsAccount {
+    async fn deactivate_key(&self, user: &str, key_id: &str) -> Result<(), IamError> {
+        iam::deactivate_key(&self.iam, user, key_id).await
+    }
+    async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), IamError> {
+        iam::delete_key(&self.iam, user, key_id).await
+    }
+    async fn delete_login_profile(&self, user: &str) -> Result<(), IamError> {
+        iam::delete_login_profile(&self.iam, user).await
+    }
+}
+
+impl ports::Notifier for AwsAccount {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        message: &ports::Message,
+    ) -> Result<String, ports::PublishError> {
+        sns::publish(&self.sns, topic_arn, message).await
     }
 }
 

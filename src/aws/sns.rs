@@ -4,36 +4,10 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::describe_sdk_error;
+use crate::app::ports::{Message, PublishError};
 
 /// SNS data type for every attribute: subscribers filter on plain string values.
 const STRING_DATA_TYPE: &str = "String";
-
-/// One SNS message, ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Email subject line (SNS requires under 100 printable ASCII characters, no line breaks).
-    pub subject: String,
-    /// The message text (SNS allows up to 256 KB).
-    pub body: String,
-    /// Message attributes, sent with data type `String` so subscriptions can filter on them.
-    pub attributes: Vec<(String, String)>,
-}
-
-/// A failed Publish.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "publishing to {topic_arn} failed: {message}{}; check the topic exists and the function's role \
-     allows sns:Publish on it",
-    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
-)]
-pub struct PublishError {
-    /// The topic the message was for.
-    pub topic_arn: String,
-    /// The service's error code, when SNS answered at all.
-    pub code: Option<String>,
-    /// The service's message, or the root cause when the request never got an answer.
-    pub message: String,
-}
 
 /// Publishes one message and returns the `MessageId` SNS assigned to it.
 pub async fn publish(c: &Client, topic_arn: &str, msg: &Message) -> Result<String, PublishError> {

@@ -1,0 +1,25 @@
+//! Orchestration: one run over the ports, from event to published summary.
+//!
+//! [`sweep`] is the run start to finish; [`act`] the action phase (live re-check, then act);
+//! [`reads`] chooses per-user or paged reads of tags and password use; [`ports`] the traits the
+//! run needs from AWS. The settings come from the environment through [`settings_from_env`].
+
+pub mod act;
+pub mod ports;
+pub mod reads;
+pub mod sweep;
+
+use crate::core::config::{self, ConfigError, Policy, Runtime};
+
+/// The settings a run needs that do not change between invocations.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: Policy,
+    pub runtime: Runtime,
+}
+
+/// Reads the settings from the process environment (every problem at once).
+pub fn settings_from_env() -> Result<Settings, ConfigError> {
+    config::from_lookup(|name| std::env::var(name).ok())
+        .map(|(policy, runtime)| Settings { policy, runtime })
+}

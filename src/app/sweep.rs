@@ -1,0 +1,225 @@
+//! One run, start to finish: event → report → rules → exemptions → actions → summary.
+//!
+//! This module only wires the pieces together over the ports; each step lives in the module
+//! named after it. Everything before the action phase either succeeds or ends the run with an
+//! error, before any credential is touched.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use crate::app::Settings;
+use crate::app::act;
+use crate::app::ports::{Account, FetchError};
+use crate::app::reads;
+use crate::core::audit::Audit;
+use crate::core::config::Policy;
+use crate::core::event::{self, EventError};
+use crate::core::finding::Finding;
+use crate::core::outcome::Outcome;
+use crate::core::report::{self, ReportError};
+use crate::core::rules;
+use crate::core::run::{self, ActionCounts, Counter, Problem, RunReport};
+use crate::render::summary;
+
+/// Why a run did not complete, or completed but failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The event was refused; nothing was done.
+    #[error("event refused, nothing was done: {0}")]
+    Event(#[from] EventError),
+    /// The credential report could not be fetched; nothing was done.
+    #[error("could not get the credential report, nothing was done: {0}")]
+    Fetch(#[from] FetchError),
+    /// The credential report could not be read; nothing was done.
+    #[error("could not read the credential report, nothing was done: {0}")]
+    Parse(#[from] ReportError),
+    /// The run completed but something went wrong (an action failed, the cap was hit, the summary
+    /// could not be published). The report says what.
+    #[error("the run failed: {}", problems(.0))]
+    Failed(Box<RunReport>),
+}
+
+fn problems(r: &RunReport) -> String {
+    r.problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl RunError {
+    /// A short name for the kind of error, used as the Lambda invocation's error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunError::Event(_) => "EventRefused",
+            RunError::Fetch(_) => "ReportUnavailable",
+            RunError::Parse(_) => "ReportUnreadable",
+            RunError::Failed(_) => "RunFailed",
+        }
+    }
+
+    /// True when the input (the event) was at fault rather than the run.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RunError::Event(_))
+    }
+
+    /// The run's report, when the run got as far as one.
+    pub fn report(&self) -> Option<&RunReport> {
+        match self {
+            RunError::Failed(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Runs one sweep of `account` for `event` at `now`. `deadline` is when the Lambda will be
+/// stopped, if known.
+pub async fn handle<A: Account>(
+    account: &A,
+    settings: &Settings,
+    event: &serde_json::Value,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<RunReport, RunError> {
+    let invocation = event::classify(event, settings.policy.mode)?;
+    let policy = Policy {
+        mode: invocation.mode,
+        ..settings.policy.clone()
+    };
+    let now = invocation.as_of.unwrap_or(now);
+    tracing::info!(mode = %policy.mode, trigger = ?invocation.trigger, as_of = %now, "run started");
+
+    let wait = Duration::from_secs(u64::from(settings.runtime.report_wait_seconds));
+    let fetched = account.fetch_report(wait).await?;
+    let report_generated_time = fetched.generated_time;
+    // The CSV is not needed once parsed; dropping it keeps the peak memory of a 5,000-user run down.
+    let records = report::parse(&fetched.content)?;
+    drop(fetched);
+    let mut findings = rules::evaluate(&records, &policy, now);
+    let tag_errors = reads::apply_tag_exemptions(
+        account,
+        &policy,
+        &settings.runtime,
+        records.len(),
+        &mut findings,
+        now,
+    )
+    .await;
+    findings.iter().for_each(log_finding);
+
+    let mut problems = Vec::new();
+    let actions = act::act(
+        account,
+        settings,
+        &policy,
+        &records,
+        &findings,
+        &tag_errors,
+        now,
+        deadline,
+        &mut problems,
+    )
+    .await;
+    let action_counts = ActionCounts::of(&actions);
+    problems.extend(run::action_problems(&actions, &action_counts));
+    let mut report = RunReport {
+        account_id: run::account_id(records.iter().map(|r| r.arn.as_str())),
+        audit: Audit::from_findings(findings, &policy, now),
+        invocation,
+        report_generated_time,
+        actions,
+        action_counts,
+        tag_errors,
+        problems,
+        published_message_id: None,
+    };
+
+    if let Some(topic) = &settings.runtime.sns_topic_arn {
+        let message = summary::build(&report);
+        match account.publish(topic, &message).await {
+            Ok(id) => report.published_message_id = Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, "summary not published");
+                report.problems.push(Problem::NotPublished(e.to_string()));
+            }
+        }
+    }
+    log_run(&report);
+    if report.failed() {
+        Err(RunError::Failed(Box::new(report)))
+    } else {
+        Ok(report)
+    }
+}
+
+/// One structured log event per finding.
+fn log_finding(f: &Finding) {
+    let rules: Vec<&str> = f.rules.iter().map(|r| r.as_str()).collect();
+    tracing::info!(
+        target: "iam_sweeper::finding",
+        user = %f.user,
+        credential = %f.credential,
+        rules = %rules.join(","),
+        last_activity = f.last_activity.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        last_activity_source = f.last_activity_source.unwrap_or(""),
+        idle_days = f.idle_days.unwrap_or(-1),
+        stale = f.stale,
+        disable_due = f.disable_due,
+        upcoming = f.upcoming,
+        exempt = f.exempt,
+        action = %f.action,
+        "finding"
+    );
+}
+
+/// One structured log event per action outcome.
+pub fn log_outcome(o: &Outcome) {
+    let status: &str = o.status.into();
+    let detail = o
+        .detail
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let key = o.access_key_id.as_deref().unwrap_or("");
+    let taken = o.taken.map_or("none", |a| a.as_str());
+    let undo = o.undo.as_deref().unwrap_or("");
+    if o.status == crate::core::outcome::Status::Failed {
+        tracing::error!(target: "iam_sweeper::action", user = %o.user, credential = %o.credential, planned = %o.planned, taken, access_key_id = key, status, detail, "action failed");
+    } else {
+        tracing::info!(target: "iam_sweeper::action", user = %o.user, credential = %o.credential, planned = %o.planned, taken, access_key_id = key, status, detail, undo, "action");
+    }
+}
+
+/// The run's counters as one JSON object, from the one list of counters.
+fn counters(r: &RunReport) -> serde_json::Value {
+    use strum::IntoEnumIterator;
+    Counter::iter()
+        .map(|c| (c.name().to_string(), serde_json::Value::from(r.count(c))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn log_run(r: &RunReport) {
+    tracing::info!(
+        target: "iam_sweeper::run",
+        account = r.account_id.as_deref().unwrap_or(""),
+        mode = %r.audit.policy.mode,
+        counts = %counters(r),
+        published = r.published_message_id.is_some(),
+        problems = %problems(r),
+        "run finished"
+    );
+}
+
+/// Outcomes for findings that are planned but not attempted, one per plan entry.
+pub(crate) fn not_taken(
+    planned: &[(&Finding, crate::core::plan::Planned)],
+    why: &crate::core::outcome::Detail,
+) -> Vec<Outcome> {
+    planned
+        .iter()
+        .map(|(f, _)| Outcome::not_taken(f, why.clone()))
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! The command line: `invoke` runs the Lambda's sweep once, locally, and `audit` evaluates a
+//! downloaded report with no AWS access.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use serde_json::Value;
+
+use crate::app::sweep::{self, RunError};
+use crate::app::{Settings, settings_from_env};
+use crate::aws::{self as sdk, AwsAccount};
+use crate::core::audit::Audit;
+use crate::core::report;
+use crate::core::run::RunReport;
+use crate::lambda::runtime;
+use crate::render;
+
+/// Exit status of `invoke` when the run failed (an action failed, the cap was hit, the report could
+/// not be read, the summary could not be published).
+const EXIT_RUN_FAILED: u8 = 1;
+/// Exit status for bad input, configuration or usage.
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status of `audit` when findings exist.
+const EXIT_FINDINGS: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "iam-sweeper",
+    version,
+    about = "Audits and cleans up unused IAM user credentials (CIS AWS Foundations)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate a credential report downloaded from the IAM console, with no AWS access.
+    ///
+    /// The policy comes from the same environment variables as the Lambda (STALE_AFTER_DAYS, ...).
+    /// Exit status: 0 nothing to fix, 3 findings exist, 2 bad input or configuration.
+    Audit {
+        /// The credential report CSV.
+        report: PathBuf,
+        /// Evaluate as of this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
+        as_of: Option<DateTime<Utc>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run the Lambda handler once, locally, with the standard AWS environment (credentials,
+    /// AWS_REGION, AWS_ENDPOINT_URL) and print its JSON result.
+    ///
+    /// Exit status: 0 success, 1 the run failed, 2 bad configuration or event.
+    Invoke {
+        /// The invocation event (JSON); defaults to `{}`, a run in the configured mode.
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+    report::parse_timestamp(s)
+        .ok_or_else(|| format!("`{s}` is not an RFC 3339 time such as 2026-01-31T02:00:00Z"))
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Audit {
+            report,
+            as_of,
+            format,
+        } => run_audit(&report, as_of.unwrap_or_else(Utc::now), format),
+        Command::Invoke { event } => run_invoke(event.as_deref()),
+    }
+}
+
+/// Runs the handler once and prints its JSON result.
+fn run_invoke(event: Option<&std::path::Path>) -> ExitCode {
+    crate::logging::init_local();
+    let fail = |code: u8, msg: String| {
+        eprintln!("iam-sweeper: {msg}");
+        ExitCode::from(code)
+    };
+    let settings: Settings = match settings_from_env() {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_BAD_INPUT, e.to_string()),
+    };
+    let event: Value = match event {
+        None => serde_json::json!({}),
+        Some(path) => {
+            let text = match std::fs::read(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(
+                        EXIT_BAD_INPUT,
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                }
+            };
+            match serde_json::from_slice(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    return fail(
+                        EXIT_BAD_INPUT,
+                        format!("{} is not JSON: {e}", path.display()),
+                    );
+                }
+            }
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                EXIT_RUN_FAILED,
+                format!("cannot start the async runtime: {e}"),
+            );
+        }
+    };
+    let result = rt.block_on(async {
+        let account = AwsAccount::new(&sdk::load_sdk_config().await);
+        sweep::handle(&account, &settings, &event, Utc::now(), None).await
+    });
+    let print = |report: &RunReport| {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = serde_json::to_writer_pretty(&mut out, report).and_then(|()| {
+            use std::io::Write as _;
+            writeln!(out).map_err(serde_json::Error::io)
+        }) {
+            eprintln!("iam-sweeper: cannot write the result: {e}");
+        }
+    };
+    match result {
+        Ok(report) => {
+            print(&report);
+            ExitCode::SUCCESS
+        }
+        Err(e @ RunError::Failed(_)) => {
+            if let Some(report) = e.report() {
+                print(report);
+            }
+            fail(EXIT_RUN_FAILED, e.to_string())
+        }
+        Err(e) if e.is_bad_input() => fail(EXIT_BAD_INPUT, e.to_string()),
+        Err(e) => fail(EXIT_RUN_FAILED, e.to_string()),
+    }
+}
+
+fn run_audit(path: &PathBuf, now: DateTime<Utc>, format: Format) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("iam-sweeper: {msg}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let policy = match settings_from_env() {
+        Ok(s) => s.policy,
+        Err(e) => return fail(e.to_string()),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+    };
+    let records = match report::parse(&bytes) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", path.display())),
+    };
+    let audit = Audit::new(&records, &policy, now);
+    match format {
+        Format::Text => print!("{}", render::audit::render_text(&audit)),
+        Format::Json => match serde_json::to_string_pretty(&audit) {
+            Ok(json) => println!("{json}"),
+            Err(e) => return fail(format!("cannot encode the audit as JSON: {e}")),
+        },
+    }
+    if audit.has_findings() {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

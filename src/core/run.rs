@@ -1,0 +1,260 @@
+//! What a run found and did: the [`RunReport`], its run [`Problem`]s and its [`Counter`]s.
+//!
+//! One list of counters ([`Counter`]) feeds every output that counts something: the metrics
+//! line, the SNS message attributes, the mail's subject and the run's log event.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::core::audit::Audit;
+use crate::core::event::Invocation;
+use crate::core::live::IamError;
+use crate::core::outcome::{Outcome, Status};
+
+/// Everything a run found and did: the audit JSON plus each action's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub account_id: Option<String>,
+    pub invocation: Invocation,
+    pub report_generated_time: Option<DateTime<Utc>>,
+    /// One outcome per planned action, in report order.
+    pub actions: Vec<Outcome>,
+    pub action_counts: ActionCounts,
+    /// Users whose tags could not be read (their exemption is unknown, so they are not acted on).
+    pub tag_errors: Vec<TagError>,
+    /// Why the run counts as failed; empty for a successful run.
+    pub problems: Vec<Problem>,
+    /// The SNS message ID of the summary, when one was published.
+    pub published_message_id: Option<String>,
+}
+
+impl RunReport {
+    pub fn failed(&self) -> bool {
+        !self.problems.is_empty()
+    }
+
+    /// The value of one counter.
+    pub fn count(&self, counter: Counter) -> usize {
+        let c = &self.audit.counts;
+        let a = &self.action_counts;
+        match counter {
+            Counter::Findings => c.findings,
+            Counter::Stale => c.stale,
+            Counter::DisableDue => c.disable_due,
+            Counter::Upcoming => c.upcoming,
+            Counter::UnusedCredentials => c.unused_credentials,
+            Counter::InitialSetupKeys => c.initial_setup_keys,
+            Counter::RootAccessKeys => c.root_access_keys,
+            Counter::Exempt => c.exempt,
+            Counter::InvalidExemptions => c.invalid_exemptions,
+            Counter::ActionsPlanned => c.actions_planned,
+            Counter::Done => a.done,
+            Counter::AlreadyDone => a.already_done,
+            Counter::SkippedInUse => a.skipped_in_use,
+            Counter::Failed => a.failed,
+            Counter::NotTaken => a.not_taken,
+        }
+    }
+}
+
+/// Every number a run reports, in one list. Each output picks the counters it shows by the
+/// names given here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Counter {
+    Findings,
+    Stale,
+    DisableDue,
+    Upcoming,
+    UnusedCredentials,
+    InitialSetupKeys,
+    RootAccessKeys,
+    Exempt,
+    InvalidExemptions,
+    ActionsPlanned,
+    Done,
+    Failed,
+    SkippedInUse,
+    NotTaken,
+    AlreadyDone,
+}
+
+impl Counter {
+    /// The counter's name in the run's log event (snake_case, derived).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The CloudWatch metric this counter is published as, if it is one.
+    pub fn metric(self) -> Option<&'static str> {
+        Some(match self {
+            Counter::UnusedCredentials => "FindingsUnusedCredentials",
+            Counter::InitialSetupKeys => "FindingsInitialSetupKey",
+            Counter::RootAccessKeys => "FindingsRootAccessKey",
+            Counter::Done => "ActionsDone",
+            Counter::Failed => "ActionsFailed",
+            Counter::SkippedInUse => "ActionsSkipped",
+            Counter::NotTaken => "ActionsNotTaken",
+            Counter::AlreadyDone => "ActionsAlreadyDone",
+            _ => return None,
+        })
+    }
+
+    /// The SNS message attribute this counter is sent as, if it is one.
+    pub fn attribute(self) -> Option<&'static str> {
+        Some(match self {
+            Counter::Findings => "findings",
+            Counter::ActionsPlanned => "actions_planned",
+            Counter::Done => "actions_done",
+            Counter::Failed => "actions_failed",
+            Counter::Upcoming => "upcoming",
+            _ => return None,
+        })
+    }
+
+    /// The counter's words in the mail subject (`3 done`), if the subject shows it.
+    pub fn subject_label(self) -> Option<&'static str> {
+        Some(match self {
+            Counter::Done => "done",
+            Counter::Failed => "failed",
+            Counter::SkippedInUse => "skipped",
+            Counter::NotTaken => "not taken",
+            Counter::ActionsPlanned => "would act",
+            Counter::Findings => "findings",
+            Counter::Upcoming => "upcoming",
+            _ => return None,
+        })
+    }
+}
+
+/// Outcomes by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActionCounts {
+    pub done: usize,
+    pub already_done: usize,
+    pub skipped_in_use: usize,
+    pub failed: usize,
+    pub not_taken: usize,
+}
+
+impl ActionCounts {
+    pub fn of(outcomes: &[Outcome]) -> Self {
+        let n = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
+        ActionCounts {
+            done: n(Status::Done),
+            already_done: n(Status::AlreadyDone),
+            skipped_in_use: n(Status::SkippedInUse),
+            failed: n(Status::Failed),
+            not_taken: n(Status::NotTaken),
+        }
+    }
+}
+
+/// A user whose tags could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagError {
+    pub user: String,
+    pub error: IamError,
+}
+
+impl fmt::Display for TagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.user, self.error)
+    }
+}
+
+impl Serialize for TagError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Why a run counts as failed. `Display` is what the mail, the result and the alarm's error show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// More actions were planned than `MAX_ACTIONS`; none was taken.
+    OverCap { planned: usize, max: u32 },
+    /// Actions failed; the first few are named (`user credential: error`).
+    ActionsFailed { count: usize, named: Vec<String> },
+    /// Actions not started because the Lambda deadline was near.
+    DeadlineCut(usize),
+    /// The summary could not be published.
+    NotPublished(String),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::OverCap { planned, max } => write!(
+                f,
+                "{planned} actions planned, more than MAX_ACTIONS ({max}); none taken"
+            ),
+            Problem::ActionsFailed { count, named } => {
+                write!(f, "{count} action(s) failed: {}", named.join("; "))?;
+                let more = count.saturating_sub(named.len());
+                if more > 0 {
+                    write!(f, "; and {more} more")?;
+                }
+                Ok(())
+            }
+            Problem::DeadlineCut(n) => write!(
+                f,
+                "{n} action(s) not started because the Lambda deadline was near; raise the function's timeout"
+            ),
+            Problem::NotPublished(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How many failed actions a problem names; the rest are counted.
+const NAMED_FAILURES: usize = 5;
+
+/// Why the action phase fails the run: failed actions (naming the first few, so the alarm's
+/// error text is enough to act on) and actions cut off by the deadline.
+pub fn action_problems(actions: &[Outcome], counts: &ActionCounts) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if counts.failed > 0 {
+        let named = actions
+            .iter()
+            .filter(|o| o.status == Status::Failed)
+            .take(NAMED_FAILURES)
+            .map(|o| {
+                let detail = o
+                    .detail
+                    .as_ref()
+                    .map_or("?".to_string(), ToString::to_string);
+                format!("{} {}: {detail}", o.user, o.credential)
+            })
+            .collect();
+        problems.push(Problem::ActionsFailed {
+            count: counts.failed,
+            named,
+        });
+    }
+    let cut = actions
+        .iter()
+        .filter(|o| o.detail == Some(crate::core::outcome::Detail::Deadline))
+        .count();
+    if cut > 0 {
+        problems.push(Problem::DeadlineCut(cut));
+    }
+    problems
+}
+
+/// The account ID, from the report's ARNs (`arn:PARTITION:iam::ACCOUNT:…`).
+pub fn account_id<'a>(arns: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    arns.into_iter().find_map(|arn| {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        (parts.len() == 6 && !parts[4].is_empty()).then(|| parts[4].to_string())
+    })
+}

@@ -1,0 +1,457 @@
+//! An in-memory AWS account behind the ports, for orchestration tests.
+//!
+//! It holds a credential report (served as given) and a live IAM state that may differ from it:
+//! users with access keys (ID, status, creation, last use), a login profile, password use and
+//! tags. Reads answer from the live state, actions change it, and every call is counted by
+//! operation name. Faults are injected per operation (and optionally per user): an error
+//! returned instead of the answer, before or after the change is applied.
+//!
+//! ```
+//! # use iam_sweeper::testing::fake::FakeAccount;
+//! let account = FakeAccount::new();
+//! assert_eq!(account.calls("ListAccessKeys"), 0);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::ports::{
+    FetchError, FetchedReport, IamActions, IamError, IamPagedReads, IamReads, KeyStatus, LiveKey,
+    Message, Notifier, PublishError, ReportSource, Tags,
+};
+use crate::core::finding::Slot;
+use crate::core::report::Record;
+use crate::testing::report::render;
+
+/// One live access key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeKey {
+    pub id: String,
+    pub status: KeyStatus,
+    pub created: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+/// One live IAM user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FakeUser {
+    pub keys: Vec<FakeKey>,
+    /// The login profile's creation, when the user has a console password.
+    pub login_profile: Option<DateTime<Utc>>,
+    pub password_last_used: Option<DateTime<Utc>>,
+    pub tags: Tags,
+}
+
+/// When an injected fault strikes relative to the change a call makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The call fails and changes nothing.
+    Before,
+    /// The change is applied, then the answer is lost and the error returned.
+    After,
+}
+
+/// An injected fault.
+#[derive(Debug, Clone)]
+struct Fault {
+    operation: &'static str,
+    user: Option<String>,
+    error: IamError,
+    when: When,
+    /// How many calls it strikes; `None` for every call.
+    times: Option<usize>,
+}
+
+/// The state behind the ports.
+#[derive(Debug, Default)]
+struct State {
+    report: Option<Result<FetchedReport, FetchError>>,
+    users: BTreeMap<String, FakeUser>,
+    calls: BTreeMap<&'static str, usize>,
+    faults: Vec<Fault>,
+    published: Vec<(String, Message)>,
+    publish_error: Option<PublishError>,
+}
+
+/// An in-memory account implementing every port.
+#[derive(Debug, Default)]
+pub struct FakeAccount {
+    state: RefCell<State>,
+}
+
+/// The operations that change IAM.
+pub const MUTATIONS: [&str; 3] = ["UpdateAccessKey", "DeleteAccessKey", "DeleteLoginProfile"];
+
+/// The access key ID the fake gives `user`'s key in `slot` when built from a report.
+pub fn key_id(user: &str, slot: Slot) -> String {
+    let clean: String = user
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    format!("AKIA{clean}{}", slot.number())
+}
+
+impl FakeAccount {
+    /// An empty account with no report.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An account whose report is `records` and whose live state agrees with it: each active or
+    /// inactive key exists with its report status, created 0.7 s past the report's second (IAM
+    /// keeps sub-second creation times the report drops), last used as the report says; each
+    /// user with a password has a login profile created at `password_last_changed` (else the
+    /// user's creation), with the report's password use.
+    pub fn from_records(records: &[Record]) -> Self {
+        let account = Self::new();
+        account.set_report(render(records).into_bytes());
+        {
+            let mut st = account.state.borrow_mut();
+            for r in records.iter().filter(|r| !r.is_root()) {
+                let mut u = FakeUser::default();
+                for slot in Slot::BOTH {
+                    let k = &r.access_keys[slot.index()];
+                    let (Some(active), Some(created)) = (k.active, k.last_rotated) else {
+                        continue;
+                    };
+                    u.keys.push(FakeKey {
+                        id: key_id(&r.user, slot),
+                        status: if active {
+                            KeyStatus::Active
+                        } else {
+                            KeyStatus::Inactive
+                        },
+                        created: created + chrono::Duration::milliseconds(700),
+                        last_used: k.last_used_date,
+                    });
+                }
+                if r.has_password() {
+                    u.login_profile = r.password_last_changed.or(r.user_creation_time);
+                    u.password_last_used = r.password_last_used;
+                }
+                st.users.insert(r.user.clone(), u);
+            }
+        }
+        account
+    }
+
+    /// Serves `content` as the credential report.
+    pub fn set_report(&self, content: Vec<u8>) {
+        self.state.borrow_mut().report = Some(Ok(FetchedReport {
+            content,
+            generated_time: None,
+        }));
+    }
+
+    /// Makes fetching the report fail with `error`.
+    pub fn fail_report(&self, error: FetchError) {
+        self.state.borrow_mut().report = Some(Err(error));
+    }
+
+    /// Changes one live user (created when missing).
+    pub fn user(&self, name: &str, change: impl FnOnce(&mut FakeUser)) {
+        change(
+            self.state
+                .borrow_mut()
+                .users
+                .entry(name.into())
+                .or_default(),
+        );
+    }
+
+    /// Removes a user (deleted since the report).
+    pub fn remove_user(&self, name: &str) {
+        self.state.borrow_mut().users.remove(name);
+    }
+
+    /// A copy of one live user.
+    pub fn live(&self, name: &str) -> Option<FakeUser> {
+        self.state.borrow().users.get(name).cloned()
+    }
+
+    /// The live status of `user`'s key `key_id`, if it exists.
+    pub fn key_status(&self, user: &str, key_id: &str) -> Option<KeyStatus> {
+        self.live(user)?
+            .keys
+            .into_iter()
+            .find(|k| k.id == key_id)
+            .map(|k| k.status)
+    }
+
+    /// Sets a tag on a user.
+    pub fn tag(&self, user: &str, key: &str, value: &str) {
+        self.user(user, |u| {
+            u.tags.retain(|(k, _)| k != key);
+            u.tags.push((key.into(), value.into()));
+        });
+    }
+
+    /// Every call of `operation` on `user` (or on any user) fails with `error`.
+    pub fn fail(&self, operation: &'static str, user: Option<&str>, error: IamError) {
+        self.fault(operation, user, error, When::Before, None);
+    }
+
+    /// Injects a fault: `times` calls (every call when `None`) of `operation` on `user` (any user
+    /// when `None`) fail with `error`, before or after the change is applied.
+    pub fn fault(
+        &self,
+        operation: &'static str,
+        user: Option<&str>,
+        error: IamError,
+        when: When,
+        times: Option<usize>,
+    ) {
+        self.state.borrow_mut().faults.push(Fault {
+            operation,
+            user: user.map(str::to_string),
+            error,
+            when,
+            times,
+        });
+    }
+
+    /// Makes every publish fail with `error`.
+    pub fn fail_publish(&self, error: PublishError) {
+        self.state.borrow_mut().publish_error = Some(error);
+    }
+
+    /// How many times `operation` was called.
+    pub fn calls(&self, operation: &str) -> usize {
+        self.state
+            .borrow()
+            .calls
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Calls by operation.
+    pub fn all_calls(&self) -> BTreeMap<&'static str, usize> {
+        self.state.borrow().calls.clone()
+    }
+
+    /// Every call made.
+    pub fn total_calls(&self) -> usize {
+        self.state.borrow().calls.values().sum()
+    }
+
+    /// Calls that change IAM.
+    pub fn mutations(&self) -> usize {
+        MUTATIONS.iter().map(|op| self.calls(op)).sum()
+    }
+
+    /// The messages published: (topic, message).
+    pub fn published(&self) -> Vec<(String, Message)> {
+        self.state.borrow().published.clone()
+    }
+
+    /// Counts the call and returns the fault that strikes it, if any.
+    fn call(&self, operation: &'static str, user: Option<&str>) -> Option<(IamError, When)> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry(operation).or_default() += 1;
+        let fault = st.faults.iter_mut().find(|f| {
+            f.operation == operation
+                && (f.user.is_none() || f.user.as_deref() == user)
+                && f.times != Some(0)
+        })?;
+        if let Some(n) = fault.times.as_mut() {
+            *n -= 1;
+        }
+        Some((fault.error.clone(), fault.when))
+    }
+
+    /// A read: the fault's error, or the answer.
+    fn read<T>(
+        &self,
+        operation: &'static str,
+        user: Option<&str>,
+        answer: impl FnOnce(&State) -> Result<T, IamError>,
+    ) -> Result<T, IamError> {
+        if let Some((e, _)) = self.call(operation, user) {
+            return Err(e);
+        }
+        answer(&self.state.borrow())
+    }
+
+    /// A change: applied unless a fault strikes before it; a fault after it loses the answer.
+    fn change(
+        &self,
+        operation: &'static str,
+        user: &str,
+        apply: impl FnOnce(&mut State) -> Result<(), IamError>,
+    ) -> Result<(), IamError> {
+        let fault = self.call(operation, Some(user));
+        if let Some((e, When::Before)) = fault {
+            return Err(e);
+        }
+        let applied = apply(&mut self.state.borrow_mut());
+        match fault {
+            Some((e, _)) => Err(e),
+            None => applied,
+        }
+    }
+}
+
+fn no_such(operation: &'static str, what: &str) -> IamError {
+    IamError::NoSuchEntity {
+        operation,
+        message: format!("{what} cannot be found."),
+    }
+}
+
+fn user_of<'a>(st: &'a State, op: &'static str, user: &str) -> Result<&'a FakeUser, IamError> {
+    st.users
+        .get(user)
+        .ok_or_else(|| no_such(op, &format!("The user with name {user}")))
+}
+
+fn user_mut<'a>(
+    st: &'a mut State,
+    op: &'static str,
+    user: &str,
+) -> Result<&'a mut FakeUser, IamError> {
+    st.users
+        .get_mut(user)
+        .ok_or_else(|| no_such(op, &format!("The user with name {user}")))
+}
+
+fn key_mut<'a>(
+    st: &'a mut State,
+    op: &'static str,
+    user: &str,
+    key_id: &str,
+) -> Result<&'a mut FakeKey, IamError> {
+    user_mut(st, op, user)?
+        .keys
+        .iter_mut()
+        .find(|k| k.id == key_id)
+        .ok_or_else(|| no_such(op, &format!("The Access Key with id {key_id}")))
+}
+
+impl ReportSource for FakeAccount {
+    async fn fetch_report(&self, _max_wait: Duration) -> Result<FetchedReport, FetchError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("GetCredentialReport").or_default() += 1;
+        st.report.clone().unwrap_or(Err(FetchError::Empty))
+    }
+}
+
+impl IamReads for FakeAccount {
+    async fn list_access_keys(&self, user: &str) -> Result<Vec<LiveKey>, IamError> {
+        self.read("ListAccessKeys", Some(user), |st| {
+            Ok(user_of(st, "ListAccessKeys", user)?
+                .keys
+                .iter()
+                .map(|k| LiveKey {
+                    id: k.id.clone(),
+                    status: k.status.clone(),
+                    created: Some(k.created),
+                })
+                .collect())
+        })
+    }
+
+    async fn access_key_last_used(
+        &self,
+        user: &str,
+        key_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, IamError> {
+        const OP: &str = "GetAccessKeyLastUsed";
+        self.read(OP, Some(user), |st| {
+            st.users
+                .values()
+                .flat_map(|u| &u.keys)
+                .find(|k| k.id == key_id)
+                .map(|k| k.last_used)
+                .ok_or_else(|| no_such(OP, &format!("The Access Key with id {key_id}")))
+        })
+    }
+
+    async fn password_last_used(&self, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
+        self.read("GetUser", Some(user), |st| {
+            Ok(user_of(st, "GetUser", user)?.password_last_used)
+        })
+    }
+
+    async fn login_profile(&self, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
+        self.read("GetLoginProfile", Some(user), |st| {
+            Ok(st.users.get(user).and_then(|u| u.login_profile))
+        })
+    }
+
+    async fn user_tags(&self, user: &str) -> Result<Tags, IamError> {
+        self.read("ListUserTags", Some(user), |st| {
+            Ok(user_of(st, "ListUserTags", user)?.tags.clone())
+        })
+    }
+}
+
+impl IamPagedReads for FakeAccount {
+    async fn all_user_tags(&self) -> Result<HashMap<String, Tags>, IamError> {
+        self.read("GetAccountAuthorizationDetails", None, |st| {
+            Ok(st
+                .users
+                .iter()
+                .map(|(n, u)| (n.clone(), u.tags.clone()))
+                .collect())
+        })
+    }
+
+    async fn all_password_last_used(
+        &self,
+    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, IamError> {
+        self.read("ListUsers", None, |st| {
+            Ok(st
+                .users
+                .iter()
+                .map(|(n, u)| (n.clone(), u.password_last_used))
+                .collect())
+        })
+    }
+}
+
+impl IamActions for FakeAccount {
+    async fn deactivate_key(&self, user: &str, key_id: &str) -> Result<(), IamError> {
+        const OP: &str = "UpdateAccessKey";
+        self.change(OP, user, |st| {
+            key_mut(st, OP, user, key_id)?.status = KeyStatus::Inactive;
+            Ok(())
+        })
+    }
+
+    async fn delete_key(&self, user: &str, key_id: &str) -> Result<(), IamError> {
+        const OP: &str = "DeleteAccessKey";
+        self.change(OP, user, |st| {
+            key_mut(st, OP, user, key_id)?;
+            user_mut(st, OP, user)?.keys.retain(|k| k.id != key_id);
+            Ok(())
+        })
+    }
+
+    async fn delete_login_profile(&self, user: &str) -> Result<(), IamError> {
+        const OP: &str = "DeleteLoginProfile";
+        self.change(OP, user, |st| {
+            let u = user_mut(st, OP, user)?;
+            match u.login_profile.take() {
+                Some(_) => Ok(()),
+                None => Err(no_such(OP, &format!("Login Profile for User {user}"))),
+            }
+        })
+    }
+}
+
+impl Notifier for FakeAccount {
+    async fn publish(&self, topic_arn: &str, message: &Message) -> Result<String, PublishError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("Publish").or_default() += 1;
+        if let Some(e) = &st.publish_error {
+            return Err(e.clone());
+        }
+        st.published.push((topic_arn.to_string(), message.clone()));
+        Ok(format!("message-{}", st.published.len()))
+    }
+}

@@ -1,0 +1,516 @@
+//! The SAM template (`template.yaml`) against the code: least-privilege role, no drift between the
+//! function's environment and `config::VARIABLES`, parameter bounds equal to what the binary
+//! accepts, the runtime and the async-invocation settings, the alarms and the metrics they watch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use iam_sweeper::core::config::{self, VARIABLES};
+use iam_sweeper::render::metrics;
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml");
+    let text = std::fs::read_to_string(path).expect("read template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    let r = &t["Resources"][name];
+    assert!(!r.is_null(), "resource {name} is missing");
+    r
+}
+
+fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(ty))
+        .map(|(k, r)| (k.as_str().expect("resource name"), r))
+        .collect()
+}
+
+fn function(t: &Value) -> &Value {
+    let fns = resources_of_type(t, "AWS::Serverless::Function");
+    assert_eq!(fns.len(), 1, "one function");
+    fns[0].1
+}
+
+/// `!Tag value` as (tag, value), e.g. `!Ref Mode` → ("Ref", "Mode").
+fn tagged(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_string(),
+            &t.value,
+        )),
+        _ => None,
+    }
+}
+
+fn is_ref(v: &Value, target: &str) -> bool {
+    matches!(tagged(v), Some((tag, inner)) if tag == "Ref" && inner.as_str() == Some(target))
+}
+
+/// A scalar as text (YAML numbers and booleans included).
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Sequence(items) => items.iter().filter_map(scalar).collect(),
+        other => scalar(other).into_iter().collect(),
+    }
+}
+
+/// The topic ARN expression: the created topic, or the existing one.
+fn is_topic_arn(v: &Value) -> bool {
+    let Some((tag, args)) = tagged(v) else {
+        return false;
+    };
+    let args = args.as_sequence().map(Vec::as_slice).unwrap_or_default();
+    tag == "If"
+        && args.len() == 3
+        && args[0].as_str() == Some("CreateTopic")
+        && is_ref(&args[1], "Topic")
+        && is_ref(&args[2], "ExistingTopicArn")
+}
+
+/// The role's statements; a statement under `!If [cond, statement, !Ref AWS::NoValue]` counts.
+fn statements(t: &Value) -> Vec<Value> {
+    let role = resource(t, "FunctionRole");
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    let mut out = Vec::new();
+    for policy in role["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies")
+    {
+        for s in policy["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("Statement")
+        {
+            match tagged(s) {
+                Some((tag, args)) if tag == "If" => {
+                    for branch in args.as_sequence().expect("!If args").iter().skip(1) {
+                        if branch.is_mapping() {
+                            out.push(branch.clone());
+                        } else {
+                            assert!(is_ref(branch, "AWS::NoValue"), "{branch:?}");
+                        }
+                    }
+                }
+                _ => out.push(s.clone()),
+            }
+        }
+    }
+    assert!(
+        role["Properties"]["ManagedPolicyArns"].is_null(),
+        "no managed policies: every permission is listed in the template"
+    );
+    out
+}
+
+const REPORT_ACTIONS: [&str; 2] = ["iam:GenerateCredentialReport", "iam:GetCredentialReport"];
+
+/// The live re-check and the actions, on IAM users only (AWS facts: least privilege).
+const USER_ACTIONS: [&str; 8] = [
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+    "iam:GetUser",
+    "iam:GetLoginProfile",
+    "iam:ListUserTags",
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:DeleteLoginProfile",
+];
+
+/// The account-wide reads that replace per-user reads on nights with many findings; granted only
+/// when the `PagedReads` parameter allows them (see `paged_reads_are_granted_only_when_allowed`).
+const PAGED_ACTIONS: [&str; 2] = ["iam:ListUsers", "iam:GetAccountAuthorizationDetails"];
+
+/// Everything else the function may do: publish the summary (and use the topic's key), send a
+/// failed event to its queue, write its logs.
+const OTHER_ACTIONS: [&str; 6] = [
+    "sns:Publish",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "sqs:SendMessage",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+];
+
+#[test]
+fn the_role_grants_exactly_the_needed_actions() {
+    let t = template();
+    let mut iam_actions = BTreeSet::new();
+    for s in statements(&t) {
+        assert_eq!(s["Effect"], "Allow");
+        assert!(s["NotAction"].is_null() && s["NotResource"].is_null());
+        let actions = strings(&s["Action"]);
+        assert!(!actions.is_empty(), "{s:?}");
+        for a in &actions {
+            assert!(!a.contains('*'), "wildcard action {a}");
+            if a.starts_with("iam:") {
+                assert!(iam_actions.insert(a.clone()), "{a} granted twice");
+            } else {
+                assert!(OTHER_ACTIONS.contains(&a.as_str()), "unexpected action {a}");
+            }
+        }
+        let resource = &s["Resource"];
+        if actions.iter().any(|a| REPORT_ACTIONS.contains(&a.as_str())) {
+            // The credential report has no resource ARN.
+            let mut got = actions.clone();
+            got.sort();
+            let mut want: Vec<String> = REPORT_ACTIONS.iter().map(|a| a.to_string()).collect();
+            want.sort();
+            assert_eq!(got, want, "only the report actions on Resource \"*\"");
+            assert_eq!(resource.as_str(), Some("*"));
+        } else if actions.iter().any(|a| PAGED_ACTIONS.contains(&a.as_str())) {
+            // Neither call has a narrower resource.
+            let got: BTreeSet<&str> = actions.iter().map(String::as_str).collect();
+            assert_eq!(
+                got,
+                PAGED_ACTIONS.into_iter().collect(),
+                "only the paged reads"
+            );
+            assert_eq!(resource.as_str(), Some("*"));
+        } else if actions.iter().any(|a| a.starts_with("iam:")) {
+            assert!(
+                actions.iter().all(|a| USER_ACTIONS.contains(&a.as_str())),
+                "{actions:?}"
+            );
+            let (tag, arn) = tagged(resource).expect("a !Sub user ARN");
+            assert_eq!(tag, "Sub");
+            assert_eq!(
+                arn.as_str(),
+                Some("arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"),
+                "users of this account, in this partition"
+            );
+        } else {
+            assert_ne!(
+                resource.as_str(),
+                Some("*"),
+                "{actions:?} on every resource"
+            );
+            if actions.contains(&"sns:Publish".to_string()) {
+                assert!(is_topic_arn(resource), "sns:Publish on the topic only");
+            }
+        }
+    }
+    let want: BTreeSet<String> = REPORT_ACTIONS
+        .iter()
+        .chain(USER_ACTIONS.iter())
+        .chain(PAGED_ACTIONS.iter())
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(iam_actions, want);
+
+    let f = function(&t);
+    let role = &f["Properties"]["Role"];
+    let (tag, target) = tagged(role).expect("Role: !GetAtt FunctionRole.Arn");
+    assert_eq!(
+        (tag.as_str(), target.as_str()),
+        ("GetAtt", Some("FunctionRole.Arn"))
+    );
+    assert!(
+        f["Properties"]["Policies"].is_null(),
+        "no SAM policy templates beside the explicit role"
+    );
+}
+
+#[test]
+fn paged_reads_are_granted_only_when_allowed() {
+    let t = template();
+    let role = resource(&t, "FunctionRole");
+    let conditional: Vec<&Value> = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("Statement")
+        .iter()
+        .filter(|s| {
+            tagged(s).is_some_and(|(tag, args)| {
+                tag == "If" && args[1]["Sid"].as_str() == Some("PagedReads")
+            })
+        })
+        .collect();
+    assert_eq!(conditional.len(), 1, "one PagedReads statement, under !If");
+    let (_, args) = tagged(conditional[0]).unwrap();
+    assert_eq!(args[0].as_str(), Some("AllowPagedReads"));
+    assert!(
+        is_ref(&args[2], "AWS::NoValue"),
+        "nothing granted otherwise"
+    );
+    let (tag, cond) = tagged(&t["Conditions"]["AllowPagedReads"]).expect("!Equals");
+    assert_eq!(tag, "Equals");
+    assert!(is_ref(&cond[0], "PagedReads"));
+    assert_eq!(cond[1].as_str(), Some("true"));
+    // The binary is told the same thing, so it never makes a call the role refuses.
+    assert!(is_ref(&environment(&t)["PAGED_READS"], "PagedReads"));
+    let p = &t["Parameters"]["PagedReads"];
+    assert_eq!(strings(&p["AllowedValues"]), ["true", "false"]);
+    assert_eq!(
+        scalar(&p["Default"]).as_deref(),
+        Some("false"),
+        "by default the role holds only the per-user reads"
+    );
+}
+
+/// Environment variable → template parameter.
+fn environment(t: &Value) -> BTreeMap<String, Value> {
+    function(t)["Properties"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("Environment.Variables")
+        .iter()
+        .map(|(k, v)| (k.as_str().expect("variable name").to_string(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn the_environment_is_exactly_config_variables() {
+    let t = template();
+    let env = environment(&t);
+    let set: BTreeSet<&str> = env.keys().map(String::as_str).collect();
+    let want: BTreeSet<&str> = VARIABLES.iter().copied().collect();
+    assert_eq!(set, want, "template environment vs config::VARIABLES");
+    for (name, value) in &env {
+        if name == "SNS_TOPIC_ARN" {
+            assert!(is_topic_arn(value), "SNS_TOPIC_ARN: the topic condition");
+            continue;
+        }
+        let (tag, param) = tagged(value).unwrap_or_else(|| panic!("{name} is not a !Ref"));
+        assert_eq!(tag, "Ref", "{name}");
+        let param = param.as_str().expect("parameter name");
+        assert!(
+            !t["Parameters"][param].is_null(),
+            "{name} refers to a missing parameter {param}"
+        );
+    }
+}
+
+/// Whether the binary accepts `value` for `variable` (a companion threshold set so that only this
+/// variable is judged).
+fn accepted(variable: &str, value: &str) -> bool {
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    vars.insert(variable, value.to_string());
+    match variable {
+        "STALE_AFTER_DAYS" => vars.insert("DISABLE_AFTER_DAYS", "36500".into()),
+        "DISABLE_AFTER_DAYS" => vars.insert("STALE_AFTER_DAYS", "1".into()),
+        _ => None,
+    };
+    match config::from_lookup(|k| vars.get(k).cloned()) {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                e.problems.iter().all(|p| p.variable == variable),
+                "{variable}={value}: {e}"
+            );
+            false
+        }
+    }
+}
+
+#[test]
+fn parameter_bounds_match_what_the_binary_accepts() {
+    let t = template();
+    let params = &t["Parameters"];
+    for (name, value) in environment(&t) {
+        if name == "SNS_TOPIC_ARN" {
+            continue;
+        }
+        let (_, param) = tagged(&value).expect("!Ref");
+        let p = &params[param.as_str().expect("parameter name")];
+        let default = scalar(&p["Default"]).unwrap_or_else(|| panic!("{name}: no Default"));
+        assert!(accepted(&name, &default), "{name}: Default {default}");
+        match p["Type"].as_str() {
+            Some("Number") => {
+                let min = p["MinValue"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{name}: MinValue"));
+                let max = p["MaxValue"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{name}: MaxValue"));
+                assert!(accepted(&name, &min.to_string()), "{name}: MinValue {min}");
+                assert!(accepted(&name, &max.to_string()), "{name}: MaxValue {max}");
+                if min > 0 {
+                    assert!(
+                        !accepted(&name, &(min - 1).to_string()),
+                        "{name}: below MinValue"
+                    );
+                }
+                assert!(
+                    !accepted(&name, &(max + 1).to_string()),
+                    "{name}: above MaxValue"
+                );
+            }
+            Some("String") => {
+                let allowed = strings(&p["AllowedValues"]);
+                for v in &allowed {
+                    assert!(accepted(&name, v), "{name}: AllowedValue {v}");
+                }
+                if !allowed.is_empty() {
+                    assert!(
+                        !accepted(&name, "bogus"),
+                        "{name}: a value outside AllowedValues"
+                    );
+                }
+                if let Some(max) = p["MaxLength"].as_u64() {
+                    let too_long = "k".repeat(max as usize + 1);
+                    assert!(!accepted(&name, &too_long), "{name}: MaxLength {max}");
+                }
+            }
+            other => panic!("{name}: parameter type {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn parameter_defaults_are_the_binary_defaults() {
+    let t = template();
+    let params = &t["Parameters"];
+    let vars: BTreeMap<String, String> = environment(&t)
+        .into_iter()
+        .filter(|(name, _)| name != "SNS_TOPIC_ARN")
+        .map(|(name, v)| {
+            let (_, param) = tagged(&v).expect("!Ref");
+            let p = &params[param.as_str().expect("parameter name")];
+            (name, scalar(&p["Default"]).unwrap_or_default())
+        })
+        .collect();
+    let from_template = config::from_lookup(|k| vars.get(k).cloned()).expect("defaults are valid");
+    let built_in = config::from_lookup(|_| None).expect("built-in defaults");
+    assert_eq!(from_template, built_in);
+}
+
+#[test]
+fn mode_defaults_to_report() {
+    let t = template();
+    let mode = &t["Parameters"]["Mode"];
+    assert_eq!(mode["Default"], "report");
+    assert_eq!(strings(&mode["AllowedValues"]), ["report", "enforce"]);
+    assert!(is_ref(&environment(&t)["MODE"], "Mode"));
+}
+
+#[test]
+fn a_failed_run_is_not_retried_and_goes_to_a_destination() {
+    let t = template();
+    let config = &function(&t)["Properties"]["EventInvokeConfig"];
+    assert_eq!(config["MaximumRetryAttempts"].as_u64(), Some(0));
+    let on_failure = &config["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    let (tag, target) = tagged(&on_failure["Destination"]).expect("!GetAtt");
+    assert_eq!(
+        (tag.as_str(), target.as_str()),
+        ("GetAtt", Some("DeadLetterQueue.Arn"))
+    );
+    let queue = &resource(&t, "DeadLetterQueue")["Properties"];
+    assert_eq!(
+        queue["SqsManagedSseEnabled"], true,
+        "the queue is encrypted"
+    );
+}
+
+#[test]
+fn runtime_architecture_and_handler() {
+    let t = template();
+    assert_eq!(t["Transform"], "AWS::Serverless-2016-10-31");
+    let f = function(&t);
+    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], "iam-sweeper");
+    let p = &f["Properties"];
+    assert_eq!(p["Runtime"], "provided.al2023");
+    assert_eq!(strings(&p["Architectures"]), ["arm64"]);
+    assert_eq!(p["Handler"], "bootstrap");
+    assert_eq!(p["MemorySize"].as_u64(), Some(128));
+    assert!(is_ref(&p["Timeout"], "Timeout"));
+    let timeout = &t["Parameters"]["Timeout"];
+    assert_eq!(timeout["Default"].as_u64(), Some(300));
+    assert_eq!(timeout["MaxValue"].as_u64(), Some(900));
+    assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
+    assert!(is_ref(&p["LoggingConfig"]["LogGroup"], "LogGroup"));
+    let group = &resource(&t, "LogGroup")["Properties"];
+    assert!(is_ref(&group["RetentionInDays"], "LogRetentionInDays"));
+    assert_eq!(
+        t["Parameters"]["LogRetentionInDays"]["Default"].as_u64(),
+        Some(90)
+    );
+
+    let events = p["Events"].as_mapping().expect("Events");
+    assert_eq!(events.len(), 1);
+    let (_, schedule) = events.iter().next().unwrap();
+    assert_eq!(schedule["Type"], "ScheduleV2");
+    assert!(is_ref(
+        &schedule["Properties"]["ScheduleExpression"],
+        "ScheduleExpression"
+    ));
+    assert!(is_ref(
+        &schedule["Properties"]["ScheduleExpressionTimezone"],
+        "ScheduleTimezone"
+    ));
+    assert_eq!(
+        t["Parameters"]["ScheduleExpression"]["Default"],
+        "cron(0 2 * * ? *)"
+    );
+    assert_eq!(t["Parameters"]["ScheduleTimezone"]["Default"], "UTC");
+}
+
+#[test]
+fn the_topic_is_encrypted_and_either_created_or_given() {
+    let t = template();
+    let topic = resource(&t, "Topic");
+    assert_eq!(topic["Condition"], "CreateTopic");
+    let key = &topic["Properties"]["KmsMasterKeyId"];
+    let (tag, args) = tagged(key).expect("!If [HasTopicKmsKey, key, alias/aws/sns]");
+    assert_eq!(tag, "If");
+    assert_eq!(args[2], "alias/aws/sns");
+    let sub = resource(&t, "EmailSubscription");
+    assert_eq!(sub["Condition"], "SubscribeEmail");
+    assert!(is_ref(&sub["Properties"]["Endpoint"], "AlertEmail"));
+    assert_eq!(t["Parameters"]["ExistingTopicArn"]["Default"], "");
+    assert!(is_topic_arn(&t["Outputs"]["TopicArn"]["Value"]));
+    assert!(is_ref(&t["Outputs"]["FunctionName"]["Value"], "Function"));
+}
+
+#[test]
+fn alarms_notify_the_topic_and_watch_metrics_the_binary_writes() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    let mut custom = BTreeSet::new();
+    let mut lambda_errors = false;
+    for (name, alarm) in alarms {
+        let p = &alarm["Properties"];
+        let actions = p["AlarmActions"].as_sequence().expect("AlarmActions");
+        assert!(
+            actions.iter().all(is_topic_arn),
+            "{name} notifies the topic"
+        );
+        match p["Namespace"].as_str() {
+            Some("AWS/Lambda") => {
+                assert_eq!(p["MetricName"], "Errors");
+                lambda_errors = true;
+            }
+            Some(ns) => {
+                assert_eq!(ns, metrics::NAMESPACE, "{name}");
+                let metric = p["MetricName"].as_str().expect("MetricName").to_string();
+                assert!(
+                    metrics::count_metrics().any(|(_, m)| m == metric.as_str()),
+                    "{name} watches {metric}, which the binary does not write"
+                );
+                let dims = p["Dimensions"].as_sequence().expect("Dimensions");
+                assert_eq!(dims.len(), 1, "{name}: the EMF dimension set is [[Mode]]");
+                assert_eq!(dims[0]["Name"], metrics::DIMENSION);
+                assert_eq!(dims[0]["Value"], "enforce");
+                custom.insert(metric);
+            }
+            None => panic!("{name}: no namespace"),
+        }
+    }
+    assert!(lambda_errors, "an alarm on the function's Errors");
+    assert_eq!(
+        custom,
+        BTreeSet::from(["ActionsFailed".to_string(), "ActionsNotTaken".to_string()])
+    );
+}
