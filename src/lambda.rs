@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::app::sweep::{self, RunError};
 use crate::aws::{self, AwsAccount};
-use crate::core::run::RunReport;
+use crate::core::run::{RESULT_LIST_LIMIT, RunReport};
 use crate::render::metrics;
 
 /// Exit status when the runtime cannot start or stops.
@@ -53,7 +53,8 @@ pub fn main() -> ExitCode {
                     println!("{line}");
                 }
                 match result {
-                    Ok(report) => serde_json::to_value(&report).map_err(|e| diagnostic("ResultEncoding", &e)),
+                    Ok(report) => serde_json::to_value(report.bounded(RESULT_LIST_LIMIT))
+                        .map_err(|e| diagnostic("ResultEncoding", &e)),
                     Err(e) => Err(diagnostic(e.kind(), &e)),
                 }
             },
@@ -124,6 +125,7 @@ mod tests {
             tag_errors: Vec::new(),
             problems: Vec::new(),
             published_message_id: None,
+            omitted: Default::default(),
         }
     }
 

@@ -12,23 +12,21 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::app::Settings;
-use crate::app::ports::{IamActions, IamPagedReads, IamReads, KeyStatus};
-use crate::app::reads;
+use crate::app::budget::{Budget, CALLS_PER_ACTION};
+use crate::app::ports::{IamActions, IamError, IamReads, KeyStatus};
 use crate::app::sweep::{log_outcome, not_taken};
 use crate::core::config::{Mode, Policy};
-use crate::core::finding::{Finding, Slot};
+use crate::core::exemption;
+use crate::core::finding::{Action, Finding, Slot};
 use crate::core::outcome::{Detail, Outcome, Status};
 use crate::core::plan::{self, KeyAction, Planned};
 use crate::core::recheck::{self, KeyMatch};
 use crate::core::report::Record;
 use crate::core::run::{Problem, TagError};
 
-/// No new action starts when less than this remains before the Lambda deadline.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
-
 /// The action phase: one outcome per planned action, in report order.
 #[allow(clippy::too_many_arguments)]
-pub async fn act<A: IamReads + IamPagedReads + IamActions>(
+pub async fn act<A: IamReads + IamActions>(
     account: &A,
     settings: &Settings,
     policy: &Policy,
@@ -68,7 +66,7 @@ pub async fn act<A: IamReads + IamPagedReads + IamActions>(
             by_user.get(f.user.as_str()),
         ) {
             (Some(e), _) => {
-                let o = Outcome::not_taken(f, Detail::NoReportRow)
+                let o = Outcome::not_taken(f, Detail::TagsUnreadable(e.error.clone()))
                     .with(Status::Failed, Detail::TagsUnreadable(e.error.clone()));
                 log_outcome(&o);
                 outcomes.push(Some(o));
@@ -80,19 +78,12 @@ pub async fn act<A: IamReads + IamPagedReads + IamActions>(
             (None, None) => outcomes.push(Some(Outcome::not_taken(f, Detail::NoReportRow))),
         }
     }
-    let passwords_due = work
-        .iter()
-        .filter(|(_, p, _)| *p == Planned::Password)
-        .count();
-    let password_use =
-        reads::read_password_use(account, &settings.runtime, records.len(), passwords_due).await;
     let enforcer = Enforcer {
         account,
         policy,
         now,
         concurrency: settings.runtime.concurrency as usize,
-        deadline,
-        password_use: password_use.as_ref(),
+        budget: Budget::new(deadline),
     };
     let mut done = enforcer.run(work).await.into_iter();
     outcomes
@@ -107,13 +98,8 @@ struct Enforcer<'a, A> {
     policy: &'a Policy,
     now: DateTime<Utc>,
     concurrency: usize,
-    /// When the Lambda will be stopped, if running in Lambda.
-    deadline: Option<Instant>,
-    /// Every user's `PasswordLastUsed`, read in pages (`ListUsers`) just before the action phase,
-    /// when many passwords are due (see [`crate::app::reads`]). A user found here is not asked
-    /// again with `GetUser`; `GetLoginProfile` still confirms, per action, that the password
-    /// exists and was not set again since the report. `None`: `GetUser` per password.
-    password_use: Option<&'a HashMap<String, Option<DateTime<Utc>>>>,
+    /// What fits before the Lambda deadline.
+    budget: Budget,
 }
 
 impl<A: IamReads + IamActions> Enforcer<'_, A> {
@@ -128,17 +114,37 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
     }
 
     async fn one(&self, f: &Finding, p: Planned, r: &Record) -> Outcome {
-        if let Some(deadline) = self.deadline
-            && deadline.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN
-        {
-            return Outcome::not_taken(f, Detail::Deadline);
-        }
+        // Every call the action may need, at its timeout, and the publish must fit.
+        let Some(timeout) = self.budget.call_timeout(CALLS_PER_ACTION) else {
+            let o = Outcome::not_taken(f, Detail::Deadline);
+            log_outcome(&o);
+            return o;
+        };
         let outcome = match p {
-            Planned::Key { slot, created, .. } => self.key(f, r, slot, created).await,
-            Planned::Password => self.password(f, r).await,
+            Planned::Key { slot, created, .. } => self.key(f, r, slot, created, timeout).await,
+            Planned::Password => self.password(f, r, timeout).await,
         };
         log_outcome(&outcome);
         outcome
+    }
+
+    /// The user's exemption, read again right before acting (after the live re-check), so a
+    /// tag added while the run was under way is honoured. `Err` is the outcome to report.
+    async fn still_not_exempt(&self, base: &Outcome, timeout: Duration) -> Result<(), Outcome> {
+        const OP: &str = "ListUserTags";
+        match Budget::call(timeout, OP, self.account.user_tags(&base.user)).await {
+            Ok(tags) => {
+                match exemption::by_tags(&tags, &self.policy.exempt_tag_key, self.now.date_naive())
+                {
+                    Some(e) => Err(base.clone().with(Status::NotTaken, Detail::ExemptNow(e))),
+                    None => Ok(()),
+                }
+            }
+            Err(e) if e.is_no_such_entity() => {
+                Err(base.clone().with(Status::AlreadyDone, Detail::Gone(e)))
+            }
+            Err(e) => Err(base.clone().with(Status::Failed, Detail::TagsUnreadable(e))),
+        }
     }
 
     async fn key(
@@ -147,12 +153,20 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         r: &Record,
         slot: Slot,
         created: Option<DateTime<Utc>>,
+        timeout: Duration,
     ) -> Outcome {
         let base = Outcome::not_taken(f, Detail::NoKeyCreationTime);
         let Some(created) = created else {
             return base;
         };
-        let keys = match self.account.list_access_keys(&f.user).await {
+        let user = f.user.as_str();
+        let keys = match Budget::call(
+            timeout,
+            "ListAccessKeys",
+            self.account.list_access_keys(user),
+        )
+        .await
+        {
             Ok(k) => k,
             Err(e) => return base.gone_or_failed(e),
         };
@@ -178,45 +192,139 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         if key.status != KeyStatus::Active {
             return base.with(Status::AlreadyDone, Detail::KeyNotActive(key.status));
         }
-        let last_used = match self.account.access_key_last_used(&f.user, &key.id).await {
+        let last_used = match Budget::call(
+            timeout,
+            "GetAccessKeyLastUsed",
+            self.account.access_key_last_used(user, &key.id),
+        )
+        .await
+        {
             Ok(u) => u,
             Err(e) => return base.gone_or_failed(e),
         };
         let Some(action) = recheck::key_action(r, slot, last_used, self.policy, self.now) else {
             return base.with(Status::SkippedInUse, Detail::KeyUsed(last_used));
         };
+        if let Err(o) = self.still_not_exempt(&base, timeout).await {
+            return o;
+        }
         let result = match action {
-            KeyAction::Deactivate => self.account.deactivate_key(&f.user, &key.id).await,
-            KeyAction::Delete => self.account.delete_key(&f.user, &key.id).await,
+            KeyAction::Deactivate => {
+                Budget::call(
+                    timeout,
+                    "UpdateAccessKey",
+                    self.account.deactivate_key(user, &key.id),
+                )
+                .await
+            }
+            KeyAction::Delete => {
+                Budget::call(
+                    timeout,
+                    "DeleteAccessKey",
+                    self.account.delete_key(user, &key.id),
+                )
+                .await
+            }
         };
         match result {
             Ok(()) => base.done(action.action()),
-            Err(e) => base.gone_or_failed(e),
+            // The re-check had just seen the key: a delete that now finds it gone was this run's
+            // own change whose answer was lost (the SDK retried it).
+            Err(e) if e.is_no_such_entity() && action == KeyAction::Delete => {
+                base.done_answer_lost(action.action(), e)
+            }
+            Err(e) if e.is_no_such_entity() => base.gone_or_failed(e),
+            Err(e) => {
+                let check = Budget::call(
+                    timeout,
+                    "ListAccessKeys",
+                    self.account.list_access_keys(user),
+                )
+                .await;
+                let made = check.as_ref().map(|keys| match action {
+                    KeyAction::Delete => keys.iter().all(|k| k.id != key.id),
+                    KeyAction::Deactivate => keys
+                        .iter()
+                        .any(|k| k.id == key.id && k.status == KeyStatus::Inactive),
+                });
+                self.after_lost_answer(base, action.action(), e, made)
+            }
         }
     }
 
-    async fn password(&self, f: &Finding, r: &Record) -> Outcome {
+    async fn password(&self, f: &Finding, r: &Record, timeout: Duration) -> Outcome {
         let base = Outcome::not_taken(f, Detail::NoPassword);
-        let profile = match self.account.login_profile(&f.user).await {
+        let user = f.user.as_str();
+        let profile = match Budget::call(
+            timeout,
+            "GetLoginProfile",
+            self.account.login_profile(user),
+        )
+        .await
+        {
             Ok(Some(created)) => created,
             Ok(None) => return base.with(Status::AlreadyDone, Detail::NoPassword),
             Err(e) => return base.gone_or_failed(e),
         };
-        let listed = self.password_use.and_then(|all| all.get(&f.user)).copied();
-        let last_used = match listed {
-            Some(used) => used,
-            None => match self.account.password_last_used(&f.user).await {
+        // Password use is read for this user right before acting, never from an earlier list.
+        let last_used =
+            match Budget::call(timeout, "GetUser", self.account.password_last_used(user)).await {
                 Ok(u) => u,
                 Err(e) => return base.gone_or_failed(e),
-            },
-        };
+            };
         if !recheck::password_due(r, last_used, Some(profile), self.policy, self.now) {
             let when = last_used.max(Some(profile));
             return base.with(Status::SkippedInUse, Detail::PasswordUsedOrSet(when));
         }
-        match self.account.delete_login_profile(&f.user).await {
-            Ok(()) => base.done(Planned::Password.action()),
-            Err(e) => base.gone_or_failed(e),
+        if let Err(o) = self.still_not_exempt(&base, timeout).await {
+            return o;
+        }
+        let action = Planned::Password.action();
+        match Budget::call(
+            timeout,
+            "DeleteLoginProfile",
+            self.account.delete_login_profile(user),
+        )
+        .await
+        {
+            Ok(()) => base.done(action),
+            // GetLoginProfile had just seen the password: this run deleted it, and its answer
+            // was lost.
+            Err(e) if e.is_no_such_entity() => base.done_answer_lost(action, e),
+            Err(e) => {
+                let check =
+                    Budget::call(timeout, "GetLoginProfile", self.account.login_profile(user))
+                        .await;
+                let made = check.as_ref().map(Option::is_none);
+                self.after_lost_answer(base, action, e, made)
+            }
+        }
+    }
+
+    /// A change whose answer did not arrive: `made` is what a read right after says (was the
+    /// change made?). Made → done (answer lost); not made → failed; unknown → failed, with the
+    /// undo command in case it was made.
+    fn after_lost_answer(
+        &self,
+        base: Outcome,
+        action: Action,
+        error: IamError,
+        made: Result<bool, &IamError>,
+    ) -> Outcome {
+        match made {
+            Ok(true) => base.done_answer_lost(action, error),
+            Ok(false) => base.with(Status::Failed, Detail::Call(error)),
+            Err(check) => {
+                let mut o = base.with(
+                    Status::Failed,
+                    Detail::Unconfirmed {
+                        error,
+                        check: check.clone(),
+                    },
+                );
+                o.undo = plan::undo_command(action, &o.user, o.access_key_id.as_deref());
+                o
+            }
         }
     }
 }

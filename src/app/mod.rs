@@ -5,6 +5,7 @@
 //! run needs from AWS. The settings come from the environment through [`settings_from_env`].
 
 pub mod act;
+pub mod budget;
 pub mod ports;
 pub mod reads;
 pub mod sweep;

@@ -1,8 +1,7 @@
 //! How live facts about many users are read: one call per user, or account-wide pages.
 //!
-//! Tags (for the exemption) and password use (for the re-check) can be read per user
-//! (`ListUserTags`, `GetUser`) or for every user at once in pages of up to 1,000
-//! (`GetAccountAuthorizationDetails`, `ListUsers`). Per-user calls cost one call per user that
+//! Tags (for the exemption) can be read per user (`ListUserTags`) or for every user at once in
+//! pages of up to 1,000 (`GetAccountAuthorizationDetails`). Per-user calls cost one call per user that
 //! needs the fact; pages cost one call per 1,000 users in the account. The cheaper of the two is
 //! chosen per run, so a night with three findings makes three small calls and a night with
 //! thousands makes a handful of page calls. [`choose`] is the pure decision; the functions below
@@ -44,26 +43,41 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::app::ports::{IamError, IamPagedReads, IamReads, Tags};
-use crate::core::config::{Policy, Runtime};
+use crate::core::config::{Mode, Policy, Runtime};
 use crate::core::exemption;
 use crate::core::finding::{Finding, RuleId};
+use crate::core::plan;
 use crate::core::run::TagError;
 
-/// Reads the exemption tag of every user with a finding and applies it. Returns the users whose
-/// tags could not be read, with the error.
+/// The users whose tags are read before the action phase: only where a decision needs them.
+///
+/// Exemption tags can only take actions out of the plan. In report mode the plan is what the
+/// summary lists as "would act", so the tags of users with planned actions are read. In enforce
+/// mode every action re-reads its user's tags right before it is taken, so up front they are
+/// needed only when the plan is over `MAX_ACTIONS`: exemptions may bring it under the cap.
+pub fn users_needing_tags(findings: &[Finding], policy: &Policy) -> BTreeSet<String> {
+    let planned = plan::plan(findings);
+    if policy.mode == Mode::Enforce && !plan::over_cap(planned.len(), policy.max_actions) {
+        return BTreeSet::new();
+    }
+    planned
+        .into_iter()
+        .filter(|(f, _)| !f.rules.contains(&RuleId::RootAccessKey))
+        .map(|(f, _)| f.user.clone())
+        .collect()
+}
+
+/// Reads the exemption tag of `users` and applies it to their findings. Returns the users
+/// whose tags could not be read, with the error.
 pub async fn apply_tag_exemptions<A: IamReads + IamPagedReads>(
     account: &A,
+    users: BTreeSet<String>,
     policy: &Policy,
     runtime: &Runtime,
     users_in_account: usize,
     findings: &mut [Finding],
     now: DateTime<Utc>,
 ) -> Vec<TagError> {
-    let users: BTreeSet<String> = findings
-        .iter()
-        .filter(|f| !f.exempt && !f.rules.contains(&RuleId::RootAccessKey))
-        .map(|f| f.user.clone())
-        .collect();
     let results = read_tags(account, runtime, users_in_account, users).await;
     let today = now.date_naive();
     let mut errors = Vec::new();
@@ -71,8 +85,8 @@ pub async fn apply_tag_exemptions<A: IamReads + IamPagedReads>(
     for (user, result) in results {
         match result {
             Ok(tags) => {
-                if let Some((_, v)) = tags.into_iter().find(|(k, _)| *k == policy.exempt_tag_key) {
-                    values.insert(user, v);
+                if let Some(v) = exemption::tag_value(&tags, &policy.exempt_tag_key) {
+                    values.insert(user, v.to_string());
                 }
             }
             Err(e) if e.is_no_such_entity() => {}
@@ -132,27 +146,6 @@ async fn read_tags<A: IamReads + IamPagedReads>(
         .await;
     found.extend(asked);
     found
-}
-
-/// Every user's password use, in pages, when enough passwords are due that pages take fewer
-/// calls than one `GetUser` each; `None` otherwise or when the pages cannot be read (the
-/// action phase then asks per user).
-pub async fn read_password_use<A: IamPagedReads>(
-    account: &A,
-    runtime: &Runtime,
-    users_in_account: usize,
-    passwords_due: usize,
-) -> Option<HashMap<String, Option<DateTime<Utc>>>> {
-    if choose(runtime.paged_reads, users_in_account, passwords_due) != Reads::Paged {
-        return None;
-    }
-    account
-        .all_password_last_used()
-        .await
-        .inspect_err(|e| {
-            tracing::warn!(error = %e, "cannot list password use in pages; asking user by user");
-        })
-        .ok()
 }
 
 #[cfg(test)]

@@ -11,13 +11,14 @@ use tokio::time::Instant;
 
 use crate::app::Settings;
 use crate::app::act;
+use crate::app::budget::{Budget, PUBLISH_TIMEOUT};
 use crate::app::ports::{Account, FetchError};
 use crate::app::reads;
 use crate::core::audit::Audit;
 use crate::core::config::Policy;
 use crate::core::event::{self, EventError};
 use crate::core::finding::Finding;
-use crate::core::outcome::Outcome;
+use crate::core::outcome::{Detail, Outcome};
 use crate::core::report::{self, ReportError};
 use crate::core::rules;
 use crate::core::run::{self, ActionCounts, Counter, Problem, RunReport};
@@ -91,15 +92,28 @@ pub async fn handle<A: Account>(
     let now = invocation.as_of.unwrap_or(now);
     tracing::info!(mode = %policy.mode, trigger = ?invocation.trigger, as_of = %now, "run started");
 
-    let wait = Duration::from_secs(u64::from(settings.runtime.report_wait_seconds));
-    let fetched = account.fetch_report(wait).await?;
-    let report_generated_time = fetched.generated_time;
-    // The CSV is not needed once parsed; dropping it keeps the peak memory of a 5,000-user run down.
-    let records = report::parse(&fetched.content)?;
-    drop(fetched);
+    let budget = Budget::new(deadline);
+    let wait = budget.report_wait(Duration::from_secs(u64::from(
+        settings.runtime.report_wait_seconds,
+    )));
+    let (records, report_generated_time) = match read_report(account, wait).await {
+        Ok(read) => read,
+        Err(e) => {
+            // Nothing was touched; a human still hears of it (the mail and the failed invocation).
+            if let Some(topic) = &settings.runtime.sns_topic_arn {
+                let message = summary::failure(&policy, topic, &e.to_string());
+                if let Err(p) = publish(account, topic, &message).await {
+                    tracing::error!(error = %p, "failure summary not published");
+                }
+            }
+            return Err(e);
+        }
+    };
     let mut findings = rules::evaluate(&records, &policy, now);
+    let users = reads::users_needing_tags(&findings, &policy);
     let tag_errors = reads::apply_tag_exemptions(
         account,
+        users,
         &policy,
         &settings.runtime,
         records.len(),
@@ -122,11 +136,12 @@ pub async fn handle<A: Account>(
         &mut problems,
     )
     .await;
+    mark_exempt_now(&mut findings, &actions);
     let action_counts = ActionCounts::of(&actions);
     problems.extend(run::action_problems(&actions, &action_counts));
     let mut report = RunReport {
         account_id: run::account_id(records.iter().map(|r| r.arn.as_str())),
-        audit: Audit::from_findings(findings, &policy, now),
+        audit: Audit::from_findings(findings, &policy, now).check_names(&records),
         invocation,
         report_generated_time,
         actions,
@@ -134,11 +149,12 @@ pub async fn handle<A: Account>(
         tag_errors,
         problems,
         published_message_id: None,
+        omitted: Default::default(),
     };
 
     if let Some(topic) = &settings.runtime.sns_topic_arn {
         let message = summary::build(&report);
-        match account.publish(topic, &message).await {
+        match publish(account, topic, &message).await {
             Ok(id) => report.published_message_id = Some(id),
             Err(e) => {
                 tracing::error!(error = %e, "summary not published");
@@ -151,6 +167,57 @@ pub async fn handle<A: Account>(
         Err(RunError::Failed(Box::new(report)))
     } else {
         Ok(report)
+    }
+}
+
+/// Fetches and parses the credential report; nothing is decided on part of one.
+async fn read_report<A: Account>(
+    account: &A,
+    wait: Duration,
+) -> Result<(Vec<crate::core::report::Record>, Option<DateTime<Utc>>), RunError> {
+    // The wait bounds the whole fetch, calls in flight included.
+    let fetched = tokio::time::timeout(wait, account.fetch_report(wait))
+        .await
+        .unwrap_or_else(|_| {
+            Err(FetchError::Timeout {
+                waited: wait,
+                last: "no answer from IAM".into(),
+            })
+        })?;
+    // The CSV is not needed once parsed; dropping it keeps the peak memory of a 5,000-user run
+    // down.
+    let records = report::parse(&fetched.content)?;
+    Ok((records, fetched.generated_time))
+}
+
+/// Publishes within its timeout.
+async fn publish<A: Account>(
+    account: &A,
+    topic: &str,
+    message: &crate::app::ports::Message,
+) -> Result<String, crate::app::ports::PublishError> {
+    tokio::time::timeout(PUBLISH_TIMEOUT, account.publish(topic, message))
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::app::ports::PublishError {
+                topic_arn: topic.to_string(),
+                code: None,
+                message: format!("no answer within {} s", PUBLISH_TIMEOUT.as_secs()),
+            })
+        })
+}
+
+/// A finding whose user turned out exempt when its tags were read again before the action is
+/// reported as exempt.
+fn mark_exempt_now(findings: &mut [Finding], actions: &[Outcome]) {
+    for o in actions {
+        let Some(Detail::ExemptNow(e)) = &o.detail else {
+            continue;
+        };
+        for f in findings.iter_mut().filter(|f| f.user == o.user) {
+            f.exempt = true;
+            f.exemption.get_or_insert_with(|| e.clone());
+        }
     }
 }
 

@@ -39,14 +39,55 @@ where
 }
 
 /// Converts a timestamp from a response, failing (rather than dropping it) when it cannot be
-/// represented, because a missing date would read as "never used".
+/// represented or is not plausible. The SDK fills a required date that is missing from the
+/// answer with 1970-01-01; IAM has no date before 2006 and none in the future.
 fn date(
     operation: &'static str,
     dt: &aws_smithy_types::DateTime,
 ) -> Result<DateTime<Utc>, IamError> {
-    to_chrono(dt).ok_or_else(|| {
-        IamError::malformed(operation, &format!("holds an out-of-range date ({dt})"))
-    })
+    let earliest = DateTime::from_timestamp(EARLIEST_PLAUSIBLE, 0).unwrap_or_default();
+    let latest = Utc::now() + chrono::Duration::days(1);
+    match to_chrono(dt) {
+        Some(t) if t >= earliest && t <= latest => Ok(t),
+        _ => Err(IamError::malformed(
+            operation,
+            &format!("holds an implausible date ({dt}): a member is missing or wrong"),
+        )),
+    }
+}
+
+/// 2006-01-01T00:00:00Z: no IAM date is older.
+const EARLIEST_PLAUSIBLE: i64 = 1_136_073_600;
+
+/// Checks that an answer names what was asked (`what` = "user"/"key"): the SDK fills a missing
+/// required name with an empty string, and an answer about someone else decides nothing here.
+/// IAM names are unique without regard to case.
+fn echoed(
+    operation: &'static str,
+    what: &str,
+    asked: &str,
+    got: Option<&str>,
+) -> Result<(), IamError> {
+    match got {
+        Some(got) if got.eq_ignore_ascii_case(asked) => Ok(()),
+        Some("") | None => Err(IamError::malformed(
+            operation,
+            &format!("does not name the {what} {asked} it is about"),
+        )),
+        Some(other) => Err(IamError::malformed(
+            operation,
+            &format!("is about {what} {other}, not {asked}"),
+        )),
+    }
+}
+
+/// A required text member the SDK may have filled with an empty string.
+fn present<'a>(operation: &'static str, member: &str, value: &'a str) -> Result<&'a str, IamError> {
+    if value.is_empty() {
+        Err(IamError::malformed(operation, &format!("has no {member}")))
+    } else {
+        Ok(value)
+    }
 }
 
 /// The marker of the next page, or `None` after the last page. A page that says it is truncated
@@ -109,16 +150,31 @@ pub async fn list_access_keys(c: &Client, user: &str) -> Result<Vec<LiveKey>, Ia
             .await
             .map_err(|e| iam_error(OP, &e))?;
         for meta in page.access_key_metadata {
+            echoed(OP, "user", user, meta.user_name.as_deref())?;
             let id = meta
                 .access_key_id
+                .filter(|id| !id.is_empty())
                 .ok_or_else(|| IamError::malformed(OP, "lists a key without an AccessKeyId"))?;
             let status = match meta.status {
                 Some(StatusType::Active) => KeyStatus::Active,
                 Some(StatusType::Inactive) => KeyStatus::Inactive,
                 Some(other) => KeyStatus::Other(other.as_str().to_owned()),
-                None => KeyStatus::Other("(no status)".to_owned()),
+                None => {
+                    return Err(IamError::malformed(
+                        OP,
+                        &format!("lists key {id} without a Status"),
+                    ));
+                }
             };
-            let created = meta.create_date.as_ref().map(|d| date(OP, d)).transpose()?;
+            let created = meta
+                .create_date
+                .as_ref()
+                .map(|d| date(OP, d))
+                .transpose()?
+                .ok_or_else(|| {
+                    IamError::malformed(OP, &format!("lists key {id} without a CreateDate"))
+                })?;
+            let created = Some(created);
             keys.push(LiveKey {
                 id,
                 status,
@@ -151,17 +207,28 @@ pub async fn access_key_last_used(
         .map_err(|e| iam_error(OP, &e))?;
     // IAM always sends AccessKeyLastUsed (with Region "N/A" for a key never used); without it
     // the answer says nothing about use, so it must not count as "never used".
+    echoed(OP, "user", user, out.user_name.as_deref())?;
     let last_used = out.access_key_last_used.ok_or_else(|| {
         IamError::malformed(
             OP,
             &format!("has no AccessKeyLastUsed for key {key_id} of user {user}"),
         )
     })?;
-    last_used
-        .last_used_date
-        .as_ref()
-        .map(|d| date(OP, d))
-        .transpose()
+    present(OP, "AccessKeyLastUsed.ServiceName", &last_used.service_name)?;
+    present(OP, "AccessKeyLastUsed.Region", &last_used.region)?;
+    match last_used.last_used_date.as_ref() {
+        Some(d) => date(OP, d).map(Some),
+        // A key never used has no date and says N/A for the service; a service without a date
+        // means the date was lost on the way.
+        None if last_used.service_name == "N/A" => Ok(None),
+        None => Err(IamError::malformed(
+            OP,
+            &format!(
+                "names service {} but no LastUsedDate for key {key_id}",
+                last_used.service_name
+            ),
+        )),
+    }
 }
 
 /// When the user's console password was last used (`GetUser` → `PasswordLastUsed`); `None`
@@ -177,6 +244,10 @@ pub async fn password_last_used(c: &Client, user: &str) -> Result<Option<DateTim
     let found = out
         .user
         .ok_or_else(|| IamError::malformed(OP, &format!("has no User for {user}")))?;
+    echoed(OP, "user", user, Some(&found.user_name))?;
+    present(OP, "User.UserId", &found.user_id)?;
+    present(OP, "User.Arn", &found.arn)?;
+    date(OP, &found.create_date)?;
     found
         .password_last_used
         .as_ref()
@@ -189,10 +260,14 @@ pub async fn password_last_used(c: &Client, user: &str) -> Result<Option<DateTim
 pub async fn login_profile(c: &Client, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
     const OP: &str = "GetLoginProfile";
     match c.get_login_profile().user_name(user).send().await {
-        Ok(out) => out
-            .login_profile
-            .map(|profile| date(OP, &profile.create_date))
-            .transpose(),
+        Ok(out) => {
+            // Without the LoginProfile the answer says nothing: it must not read as "no password".
+            let profile = out.login_profile.ok_or_else(|| {
+                IamError::malformed(OP, &format!("has no LoginProfile for {user}"))
+            })?;
+            echoed(OP, "user", user, Some(&profile.user_name))?;
+            date(OP, &profile.create_date).map(Some)
+        }
         Err(e) => match iam_error(OP, &e) {
             IamError::NoSuchEntity { .. } => Ok(None),
             other => Err(other),
@@ -213,7 +288,10 @@ pub async fn user_tags(c: &Client, user: &str) -> Result<Vec<(String, String)>, 
             .send()
             .await
             .map_err(|e| iam_error(OP, &e))?;
-        tags.extend(page.tags.into_iter().map(|tag| (tag.key, tag.value)));
+        for tag in page.tags {
+            present(OP, "Tag.Key", &tag.key)?;
+            tags.push((tag.key, tag.value));
+        }
         Ok(Page {
             truncated: page.is_truncated,
             next: page.marker,
@@ -247,13 +325,25 @@ pub async fn all_user_tags(c: &Client) -> Result<HashMap<String, Vec<(String, St
         for user in page.user_detail_list.unwrap_or_default() {
             let name = user
                 .user_name
+                .filter(|n| !n.is_empty())
                 .ok_or_else(|| IamError::malformed(OP, "lists a user without a UserName"))?;
-            let tags = user
-                .tags
-                .unwrap_or_default()
-                .into_iter()
-                .map(|tag| (tag.key, tag.value))
-                .collect();
+            if user.user_id.as_deref().is_none_or(str::is_empty)
+                || user.arn.as_deref().is_none_or(str::is_empty)
+            {
+                return Err(IamError::malformed(
+                    OP,
+                    &format!("lists user {name} without its UserId or Arn"),
+                ));
+            }
+            let created = user.create_date.as_ref().ok_or_else(|| {
+                IamError::malformed(OP, &format!("lists user {name} without a CreateDate"))
+            })?;
+            date(OP, created)?;
+            let mut tags = Vec::new();
+            for tag in user.tags.unwrap_or_default() {
+                present(OP, "Tag.Key", &tag.key)?;
+                tags.push((tag.key, tag.value));
+            }
             out.insert(name, tags);
         }
         Ok(Page {
@@ -283,6 +373,9 @@ pub async fn all_password_last_used(
             .await
             .map_err(|e| iam_error(OP, &e))?;
         for user in page.users {
+            present(OP, "User.UserName", &user.user_name)?;
+            present(OP, "User.UserId", &user.user_id)?;
+            date(OP, &user.create_date)?;
             let used = user
                 .password_last_used
                 .as_ref()

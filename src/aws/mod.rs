@@ -5,6 +5,7 @@
 //! on the SDK's shapes and can be tested without AWS.
 
 pub mod credential_report;
+pub mod document;
 pub mod iam;
 pub mod sns;
 
@@ -21,9 +22,12 @@ use crate::app::ports::{self, IamError};
 
 type Time = chrono::DateTime<chrono::Utc>;
 
-/// Attempts per call, including the first. IAM throttles without a published rate, and one run
-/// can make hundreds of calls, so a few more attempts than the SDK's default (3) ride out bursts.
-const MAX_ATTEMPTS: u32 = 5;
+/// Attempts per call, including the first. IAM throttles without a published rate, shared with
+/// every other scanner in the account, and one run can make thousands of calls: adaptive retry
+/// (client-side rate limiting once throttled) with more attempts than the SDK's default (3)
+/// slows a run under throttling instead of failing it. Each call stays bounded by the operation
+/// timeout and by the run's deadline budget.
+const MAX_ATTEMPTS: u32 = 10;
 
 /// Upper bound for one call including its retries; far below the Lambda's 900 s limit so a hung
 /// call fails the run with an error instead of a silent timeout.
@@ -42,14 +46,14 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// Loads the shared SDK config from the standard AWS environment.
 ///
 /// Credentials, region and endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`,
-/// `AWS_ENDPOINT_URL_SNS`) come from aws-config's usual chain. On top of that it sets standard
+/// `AWS_ENDPOINT_URL_SNS`) come from aws-config's usual chain. On top of that it sets adaptive
 /// retry with [`MAX_ATTEMPTS`] attempts and explicit timeouts, because the SDK's defaults have no
 /// operation timeout at all.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     let region = RegionProviderChain::default_provider().or_else(FALLBACK_REGION);
     aws_config::defaults(BehaviorVersion::latest())
         .region(region)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_timeout(OPERATION_TIMEOUT)
@@ -74,9 +78,15 @@ pub struct AwsAccount {
 impl AwsAccount {
     /// Builds both clients from one shared config.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let iam = aws_sdk_iam::config::Builder::from(config)
+            .interceptor(document::WholeDocument)
+            .build();
+        let sns = aws_sdk_sns::config::Builder::from(config)
+            .interceptor(document::WholeDocument)
+            .build();
         Self {
-            iam: aws_sdk_iam::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sns: aws_sdk_sns::Client::from_conf(sns),
         }
     }
 }

@@ -18,12 +18,26 @@ pub struct Audit {
     pub policy: Policy,
     pub findings: Vec<Finding>,
     pub counts: Counts,
+    /// `EXEMPT_USERS` patterns that name no user in the report (a typo must not pass silently).
+    pub exempt_users_unmatched: Vec<String>,
 }
 
 impl Audit {
     /// Evaluates `records` under `policy` as of `now`.
     pub fn new(records: &[Record], policy: &Policy, now: DateTime<Utc>) -> Self {
         Audit::from_findings(rules::evaluate(records, policy, now), policy, now)
+            .check_names(records)
+    }
+
+    /// Notes the `EXEMPT_USERS` patterns that name no user of `records`.
+    pub fn check_names(mut self, records: &[Record]) -> Self {
+        self.exempt_users_unmatched = self.policy.exempt_users.unmatched(
+            records
+                .iter()
+                .filter(|r| !r.is_root())
+                .map(|r| r.user.as_str()),
+        );
+        self
     }
 
     /// Wraps findings that were already evaluated (and perhaps marked exempt by tag).
@@ -33,6 +47,7 @@ impl Audit {
             policy: policy.clone(),
             counts: Counts::of(&findings),
             findings,
+            exempt_users_unmatched: Vec::new(),
         }
     }
 

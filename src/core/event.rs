@@ -97,26 +97,42 @@ fn unknown_field(e: &serde_json::Error) -> Option<String> {
 /// Classifies `event` and combines it with the deployment's `mode`.
 pub fn classify(event: &Value, deployed: Mode) -> Result<Invocation, EventError> {
     let obj = event.as_object().ok_or(EventError::NotAnObject)?;
-    let scheduled = |trigger| Invocation {
-        trigger,
-        mode: deployed,
-        dry_run_requested: false,
-        as_of: None,
-    };
     if let Some("aws.events" | "aws.scheduler") = obj.get("source").and_then(Value::as_str) {
         let decoded = EventBridgeEvent::deserialize(event)
             .map_err(|e| EventError::BadEventBridge(e.to_string()))?;
-        return if decoded.source == "aws.scheduler" {
-            Ok(scheduled(Trigger::Scheduler))
+        let trigger = if decoded.source == "aws.scheduler" {
+            Trigger::Scheduler
         } else if decoded.detail_type == "Scheduled Event" {
-            Ok(scheduled(Trigger::Schedule))
+            Trigger::Schedule
         } else {
-            Err(EventError::BadEventBridge(format!(
+            return Err(EventError::BadEventBridge(format!(
                 "detail-type {:?} is not \"Scheduled Event\"",
                 decoded.detail_type
-            )))
+            )));
         };
+        // A schedule's `detail` may ask for a safer run too (`{"mode": "report"}`); a Scheduler
+        // sends it as a string of JSON.
+        let detail = match decoded.detail {
+            Value::String(text) if text.trim().is_empty() => Value::Object(Default::default()),
+            Value::String(text) => serde_json::from_str(&text).map_err(|e| {
+                EventError::BadEventBridge(format!("detail is not a JSON object: {e}"))
+            })?,
+            other => other,
+        };
+        if !detail.is_object() {
+            return Err(EventError::BadEventBridge(
+                "detail is not a JSON object".into(),
+            ));
+        }
+        let asked = decode_request(&detail, deployed)?;
+        return Ok(Invocation { trigger, ..asked });
     }
+    decode_request(event, deployed)
+}
+
+/// Decodes what a person (or a schedule's detail) asks of the run and checks it against the
+/// deployment's mode: it can make the run safer, never the reverse.
+fn decode_request(event: &Value, deployed: Mode) -> Result<Invocation, EventError> {
     let on_demand = OnDemandEvent::deserialize(event).map_err(|e| {
         EventError::UnknownField(unknown_field(&e).unwrap_or_else(|| e.to_string()))
     })?;
@@ -184,6 +200,27 @@ mod tests {
                 assert_eq!((inv.trigger, inv.mode, inv.as_of), (trigger, mode, None));
             }
         }
+    }
+
+    #[test]
+    fn a_schedule_detail_can_ask_for_a_dry_run_but_never_for_enforce() {
+        let mut rule = rule_event();
+        rule["detail"] = json!({"mode": "report"});
+        let inv = classify(&rule, Mode::Enforce).unwrap();
+        assert_eq!((inv.trigger, inv.mode), (Trigger::Schedule, Mode::Report));
+        assert!(inv.dry_run_requested);
+        let mut sched = scheduler_event();
+        sched["detail"] = json!("{\"mode\": \"report\", \"as_of\": \"2027-01-01T00:00:00Z\"}");
+        let inv = classify(&sched, Mode::Enforce).unwrap();
+        assert_eq!((inv.trigger, inv.mode), (Trigger::Scheduler, Mode::Report));
+        assert_eq!(inv.as_of, parse_timestamp("2027-01-01T00:00:00Z"));
+        rule["detail"] = json!({"mode": "enforce"});
+        assert_eq!(
+            classify(&rule, Mode::Report),
+            Err(EventError::EscalationRefused)
+        );
+        rule["detail"] = json!({"dry_run": true});
+        assert!(classify(&rule, Mode::Enforce).is_err());
     }
 
     #[test]

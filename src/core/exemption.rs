@@ -20,15 +20,11 @@ pub struct ExemptUsers {
 }
 
 impl ExemptUsers {
-    /// Compiles comma-separated names or globs (`svc-*`, `break-glass`): `*`, `?`, `[a-z]` and
-    /// `[!a]`, as the `glob` crate reads them.
+    /// Compiles names or globs (`svc-*`, `break-glass`) separated by commas or whitespace: `*`,
+    /// `?`, `[a-z]` and `[!a]`, as the `glob` crate reads them. A comma that belongs to a name
+    /// (IAM names may hold one) is written `\,`.
     pub fn parse(list: &str) -> Result<Self, String> {
-        let patterns: Vec<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
+        let patterns = split_names(list);
         let compiled = patterns
             .iter()
             .map(|p| Pattern::new(p).map_err(|e| format!("`{p}` is not a valid glob: {}", e.msg)))
@@ -36,17 +32,67 @@ impl ExemptUsers {
         Ok(ExemptUsers { patterns, compiled })
     }
 
-    /// The first pattern naming `user`, if any.
+    /// The first pattern naming `user`, if any. IAM user names are unique without regard to
+    /// case, so the comparison ignores case.
     pub fn matching(&self, user: &str) -> Option<&str> {
         self.compiled
             .iter()
-            .position(|g| g.matches(user))
+            .position(|g| g.matches_with(user, IGNORE_CASE))
             .map(|i| self.patterns[i].as_str())
     }
 
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
+
+    /// The patterns that name none of `users`: a typo must not pass silently.
+    pub fn unmatched<'a>(&self, users: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let mut matched = vec![false; self.compiled.len()];
+        for user in users {
+            for (seen, g) in matched.iter_mut().zip(&self.compiled) {
+                *seen |= g.matches_with(user, IGNORE_CASE);
+            }
+        }
+        self.patterns
+            .iter()
+            .zip(matched)
+            .filter(|(_, m)| !m)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+}
+
+/// Glob matching without regard to case (IAM names are case-insensitive).
+const IGNORE_CASE: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: false,
+    require_literal_separator: false,
+    require_literal_leading_dot: false,
+};
+
+/// Splits a list on commas and whitespace, keeping `\,` as a comma inside a name.
+fn split_names(list: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                current.push(',');
+                chars.next();
+            }
+            ',' => out.push(std::mem::take(&mut current)),
+            c if c.is_whitespace() => out.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    out.push(current);
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// True when `key` is the exemption tag key: IAM tag keys are compared without regard to case.
+pub fn is_exemption_key(key: &str, configured: &str) -> bool {
+    key.to_lowercase() == configured.to_lowercase()
 }
 
 #[cfg(test)]
@@ -69,6 +115,36 @@ mod glob_tests {
         assert!(matches("a[*]", "a*") && !matches("a[*]", "ab"));
         assert!(matches("*@example.com", "ops@example.com"));
         assert!(matches("break-glass", "break-glass") && !matches("break-glass", "break-glass-2"));
+    }
+
+    #[test]
+    fn names_ignore_case_and_may_hold_an_escaped_comma() {
+        assert!(matches("Break-Glass", "break-glass"));
+        assert!(matches("SVC-*", "svc-ci"));
+        let e = ExemptUsers::parse(r"a\,b, c d").unwrap();
+        assert_eq!(e.patterns(), ["a,b", "c", "d"]);
+        assert!(e.matching("A,B").is_some() && e.matching("a").is_none());
+    }
+
+    #[test]
+    fn patterns_that_name_nobody_are_listed() {
+        let e = ExemptUsers::parse("svc-*, brek-glass, Alice").unwrap();
+        assert_eq!(
+            e.unmatched(["svc-ci", "alice", "bob"]),
+            vec!["brek-glass".to_string()]
+        );
+    }
+
+    #[test]
+    fn the_tag_key_ignores_case() {
+        assert!(super::is_exemption_key(
+            "IAM-Sweeper:Exempt",
+            "iam-sweeper:exempt"
+        ));
+        assert!(!super::is_exemption_key(
+            "iam-sweeper:exempt2",
+            "iam-sweeper:exempt"
+        ));
     }
 
     #[test]
@@ -132,6 +208,24 @@ impl TagValue {
     pub fn exempts(&self) -> bool {
         matches!(self, TagValue::Always | TagValue::Until(_))
     }
+}
+
+/// The value of the exemption tag among `tags` (key compared without regard to case).
+pub fn tag_value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|(k, _)| is_exemption_key(k, key))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The exemption `tags` grant on `today`, if any (an invalid or expired value grants none).
+pub fn by_tags(tags: &[(String, String)], key: &str, today: NaiveDate) -> Option<Exemption> {
+    let value = tag_value(tags, key)?;
+    TagValue::read(value, today)
+        .exempts()
+        .then(|| Exemption::Tag {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
 }
 
 /// Applies the user's exemption tag value (if the user has the tag) to one finding. An exempt

@@ -8,7 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
-use crate::core::finding::{Action, Credential, Finding};
+use crate::core::finding::{Action, Credential, Exemption, Finding};
 use crate::core::live::{IamError, KeyStatus};
 use crate::core::plan::undo_command;
 
@@ -46,8 +46,16 @@ pub enum Detail {
     ReportMode,
     /// More actions were planned than `MAX_ACTIONS`; none was taken.
     OverCap { planned: usize, max: u32 },
-    /// The Lambda deadline was too near to start the action.
+    /// The Lambda deadline was too near to start the action (its calls at their timeout and the
+    /// summary's publish would not fit).
     Deadline,
+    /// The user was found exempt when its tags were read again right before the action.
+    ExemptNow(Exemption),
+    /// The change was made, but IAM's answer to it was lost (the retry found it already done,
+    /// or a read right after confirmed it).
+    AnswerLost(IamError),
+    /// The answer to the change was lost and whether it was made could not be confirmed.
+    Unconfirmed { error: IamError, check: IamError },
     /// The report has no row for the user.
     NoReportRow,
     /// Root credentials are never acted on.
@@ -88,9 +96,21 @@ impl fmt::Display for Detail {
                 f,
                 "{planned} actions planned, more than MAX_ACTIONS ({max}); none taken"
             ),
-            Detail::Deadline => {
-                f.write_str("less than 30 s left before the Lambda deadline; not started")
-            }
+            Detail::Deadline => f.write_str(
+                "too little time left before the Lambda deadline to take it and still publish the summary; not started",
+            ),
+            Detail::ExemptNow(e) => write!(
+                f,
+                "exempt when its tags were read again right before the action ({e}); not taken"
+            ),
+            Detail::AnswerLost(e) => write!(
+                f,
+                "done by this run; IAM's answer was lost ({e}) and the change was confirmed"
+            ),
+            Detail::Unconfirmed { error, check } => write!(
+                f,
+                "IAM's answer was lost ({error}) and whether the change was made could not be confirmed ({check}); check the credential"
+            ),
             Detail::NoReportRow => f.write_str("no report row for the user"),
             Detail::Root => f.write_str("root credentials are never acted on"),
             Detail::NoKeyCreationTime => f.write_str(
@@ -173,6 +193,13 @@ impl Outcome {
         self.taken = Some(action);
         self.undo = undo_command(action, &self.user, self.access_key_id.as_deref());
         self
+    }
+
+    /// Done, though IAM's answer to the change was lost.
+    pub fn done_answer_lost(self, action: Action, error: IamError) -> Self {
+        let mut o = self.done(action);
+        o.detail = Some(Detail::AnswerLost(error));
+        o
     }
 
     /// A failed call: `already_done` when the entity was gone, `failed` otherwise.

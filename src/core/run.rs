@@ -30,11 +30,45 @@ pub struct RunReport {
     pub problems: Vec<Problem>,
     /// The SNS message ID of the summary, when one was published.
     pub published_message_id: Option<String>,
+    /// Findings and actions left out of `findings` and `actions` to keep the Lambda result
+    /// under its size limit (see [`RunReport::bounded`]); the counts and the logs have them all.
+    pub omitted: Omitted,
 }
+
+/// How many entries a bounded result leaves out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Omitted {
+    pub findings: usize,
+    pub actions: usize,
+}
+
+/// The most findings and actions a Lambda result lists (about 0.7 KB each: well under Lambda's
+/// 6 MB response limit).
+pub const RESULT_LIST_LIMIT: usize = 1_000;
 
 impl RunReport {
     pub fn failed(&self) -> bool {
         !self.problems.is_empty()
+    }
+
+    /// The report with at most `limit` findings and actions listed: actionable findings and
+    /// actions taken come first, so what matters stays in view; the rest are counted in
+    /// `omitted`.
+    pub fn bounded(mut self, limit: usize) -> Self {
+        if self.audit.findings.len() > limit {
+            // Findings with an action or an exemption before the merely reported ones.
+            self.audit
+                .findings
+                .sort_by_key(|f| !(f.planned() || f.exempt || f.upcoming));
+            self.omitted.findings = self.audit.findings.len() - limit;
+            self.audit.findings.truncate(limit);
+        }
+        if self.actions.len() > limit {
+            self.actions.sort_by_key(|o| o.status == Status::NotTaken);
+            self.omitted.actions = self.actions.len() - limit;
+            self.actions.truncate(limit);
+        }
+        self
     }
 
     /// The value of one counter.

@@ -56,6 +56,12 @@ pub fn render_text(audit: &Audit) -> String {
         }
         write_table(&mut out, &table);
     }
+    for p in &audit.exempt_users_unmatched {
+        let _ = writeln!(
+            out,
+            "\nEXEMPT_USERS pattern `{p}` names no user in the report"
+        );
+    }
     let c = &audit.counts;
     let _ = writeln!(
         out,

@@ -135,6 +135,7 @@ mod tests {
             tag_errors: Vec::new(),
             problems: Vec::new(),
             published_message_id: None,
+            omitted: Default::default(),
         }
     }
 

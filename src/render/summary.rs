@@ -42,6 +42,55 @@ pub fn build(r: &RunReport) -> Message {
     }
 }
 
+/// The message for a run that failed before it could act (the report could not be had or read):
+/// what failed, and that nothing was touched. The account comes from the topic's ARN, as the
+/// report that names it was not read.
+pub fn failure(policy: &crate::core::config::Policy, topic_arn: &str, error: &str) -> Message {
+    let account = topic_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("unknown-account");
+    let subject = format!(
+        "iam-sweeper FAILED {account} {}: no report, nothing done",
+        policy.mode
+    );
+    let body = [
+        format!("iam-sweeper run for AWS account {account} FAILED"),
+        String::new(),
+        format!("Mode:              {}", policy.mode),
+        format!("What failed:       {error}"),
+        String::new(),
+        "Nothing was touched: the run stopped before its action phase, so no credential was changed.".into(),
+        "The next scheduled run tries again; the function's logs have the details.".into(),
+    ]
+    .join("\n")
+        + "\n";
+    Message {
+        subject: clean_subject(&subject),
+        body,
+        attributes: vec![
+            ("mode".into(), policy.mode.to_string()),
+            ("status".into(), "failed".into()),
+            ("account".into(), account.to_string()),
+        ],
+    }
+}
+
+/// Printable ASCII under SNS's subject limit.
+fn clean_subject(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(MAX_SUBJECT)
+        .collect()
+}
+
 /// `iam-sweeper 123456789012 enforce: 3 done, 1 failed, 2 upcoming` — printable ASCII, < 100 chars.
 pub fn subject(r: &RunReport) -> String {
     // Enforce mode counts what was done (the first always, the others when not zero); report
@@ -70,17 +119,7 @@ pub fn subject(r: &RunReport) -> String {
         r.audit.policy.mode,
         parts.join(", ")
     );
-    let clean: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    clean.chars().take(MAX_SUBJECT).collect()
+    clean_subject(&s)
 }
 
 fn attributes(r: &RunReport) -> Vec<(String, String)> {
@@ -174,6 +213,14 @@ pub fn body(r: &RunReport) -> String {
         &mut lines,
         "INVALID EXEMPTION TAGS (not honoured)",
         invalid.into_iter(),
+    );
+    section(
+        &mut lines,
+        "EXEMPT_USERS PATTERNS THAT NAME NO USER (check for a typo)",
+        r.audit
+            .exempt_users_unmatched
+            .iter()
+            .map(|p| vec![format!("- {p}")]),
     );
     section(
         &mut lines,

@@ -13,7 +13,7 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -71,6 +71,12 @@ struct State {
     report: Option<Result<FetchedReport, FetchError>>,
     users: BTreeMap<String, FakeUser>,
     calls: BTreeMap<&'static str, usize>,
+    /// Calls by operation and the user they named.
+    user_calls: BTreeMap<(&'static str, String), usize>,
+    /// The `max_wait` of the last report fetch.
+    report_wait: Option<Duration>,
+    /// Users the account-wide pages leave out (as if IAM lost them between two pages).
+    unpaged: BTreeSet<String>,
     faults: Vec<Fault>,
     published: Vec<(String, Message)>,
     publish_error: Option<PublishError>,
@@ -147,6 +153,18 @@ impl FakeAccount {
         }));
     }
 
+    /// Sets when IAM generated the report being served.
+    pub fn set_generated_time(&self, at: DateTime<Utc>) {
+        if let Some(Ok(report)) = &mut self.state.borrow_mut().report {
+            report.generated_time = Some(at);
+        }
+    }
+
+    /// The `max_wait` the last report fetch was given, if there was one.
+    pub fn report_wait(&self) -> Option<Duration> {
+        self.state.borrow().report_wait
+    }
+
     /// Makes fetching the report fail with `error`.
     pub fn fail_report(&self, error: FetchError) {
         self.state.borrow_mut().report = Some(Err(error));
@@ -166,6 +184,12 @@ impl FakeAccount {
     /// Removes a user (deleted since the report).
     pub fn remove_user(&self, name: &str) {
         self.state.borrow_mut().users.remove(name);
+    }
+
+    /// Leaves `name` out of the account-wide pages (`GetAccountAuthorizationDetails`,
+    /// `ListUsers`) while the per-user reads still answer for it.
+    pub fn hide_from_pages(&self, name: &str) {
+        self.state.borrow_mut().unpaged.insert(name.into());
     }
 
     /// A copy of one live user.
@@ -229,6 +253,17 @@ impl FakeAccount {
             .unwrap_or(0)
     }
 
+    /// How many times `operation` was called for `user`.
+    pub fn calls_on(&self, operation: &str, user: &str) -> usize {
+        self.state
+            .borrow()
+            .user_calls
+            .iter()
+            .filter(|((op, u), _)| *op == operation && u == user)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Calls by operation.
     pub fn all_calls(&self) -> BTreeMap<&'static str, usize> {
         self.state.borrow().calls.clone()
@@ -253,6 +288,9 @@ impl FakeAccount {
     fn call(&self, operation: &'static str, user: Option<&str>) -> Option<(IamError, When)> {
         let mut st = self.state.borrow_mut();
         *st.calls.entry(operation).or_default() += 1;
+        if let Some(user) = user {
+            *st.user_calls.entry((operation, user.into())).or_default() += 1;
+        }
         let fault = st.faults.iter_mut().find(|f| {
             f.operation == operation
                 && (f.user.is_none() || f.user.as_deref() == user)
@@ -333,9 +371,10 @@ fn key_mut<'a>(
 }
 
 impl ReportSource for FakeAccount {
-    async fn fetch_report(&self, _max_wait: Duration) -> Result<FetchedReport, FetchError> {
+    async fn fetch_report(&self, max_wait: Duration) -> Result<FetchedReport, FetchError> {
         let mut st = self.state.borrow_mut();
         *st.calls.entry("GetCredentialReport").or_default() += 1;
+        st.report_wait = Some(max_wait);
         st.report.clone().unwrap_or(Err(FetchError::Empty))
     }
 }
@@ -396,6 +435,7 @@ impl IamPagedReads for FakeAccount {
             Ok(st
                 .users
                 .iter()
+                .filter(|(n, _)| !st.unpaged.contains(*n))
                 .map(|(n, u)| (n.clone(), u.tags.clone()))
                 .collect())
         })
@@ -408,6 +448,7 @@ impl IamPagedReads for FakeAccount {
             Ok(st
                 .users
                 .iter()
+                .filter(|(n, _)| !st.unpaged.contains(*n))
                 .map(|(n, u)| (n.clone(), u.password_last_used))
                 .collect())
         })
