@@ -31,11 +31,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, "tests", "emulator", "moto_launcher.py")
-DUMMY_KEY = "AKIADUMMYDUMMYDUMMY0"
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
+import emulator_client  # noqa: E402  (the emulator's one client, shared with `make demo`)
+from emulator_client import Emulator, EmulatorError  # noqa: E402
+
 MUTATING = ("IAM.UpdateAccessKey", "IAM.DeleteAccessKey", "IAM.DeleteLoginProfile")
 
 
@@ -47,7 +48,7 @@ def iso(t):
 
 def account(users, now):
     """The benchmark account: 10% keys last used 100-300 days ago, 10% passwords unused for 120
-    days, 5% initial-setup keys, the rest healthy. Same mix as src/synthetic.rs."""
+    days, 5% initial-setup keys, the rest healthy. Same mix as src/testing/synthetic.rs."""
     out = []
     for i in range(users):
         spread = (i * 7919) % 201
@@ -72,55 +73,11 @@ def account(users, now):
     return out
 
 
-# --- the emulator ------------------------------------------------------------------------------
-
-class Emulator:
-    def __init__(self, python):
-        self.proc = subprocess.Popen([python, LAUNCHER, "--exit-on-stdin-eof"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("READY "):
-            raise SystemExit(f"the emulator did not start: {line!r}")
-        self.port = int(line.split()[1])
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def call(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.endpoint + path, data=data,
-                                     headers={"Content-Type": "application/json"},
-                                     method="POST" if body is not None else "GET")
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            raw = resp.read()
-            return json.loads(raw) if raw.strip() else None
-
-    def reseed(self, users):
-        self.call("/moto-api/reset", {})
-        self.call("/_seed/users", {"users": users})
-        self.call("/_seed/calls/reset", {})
-
-    def calls(self):
-        return self.call("/_seed/calls")
-
-    def timings(self):
-        """{"SERVICE.Action": {"calls": n, "seconds": s}}: the emulator's time serving each."""
-        return self.call("/_seed/timings")
-
-    def stop(self):
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
+# --- the emulator (tests/emulator/emulator_client.py) -------------------------------------------
 
 def aws_env(endpoint, extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
-                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": DUMMY_KEY,
-                "AWS_SECRET_ACCESS_KEY": "dummy", "AWS_EC2_METADATA_DISABLED": "true",
-                "RUST_LOG": "warn"})
-    env.update(extra or {})
-    return env
+    """The environment of a sweep against `endpoint`, logging at `warn` whatever RUST_LOG says."""
+    return emulator_client.aws_env(endpoint, {"RUST_LOG": "warn", **(extra or {})})
 
 
 GNU_TIME = "/usr/bin/time"
@@ -268,10 +225,7 @@ def inactive_keys(emu):
     import csv
     import io
 
-    import boto3
-
-    iam = boto3.client("iam", endpoint_url=emu.endpoint, region_name="us-east-1",
-                       aws_access_key_id=DUMMY_KEY, aws_secret_access_key="dummy")
+    iam = emu.client("iam")
     iam.generate_credential_report()
     content = iam.get_credential_report()["Content"].decode()
     out = []
@@ -356,7 +310,10 @@ def main():
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "processor": platform.processor() or platform.machine()},
                "date": iso(now), "users": args.users}
-    emu = Emulator(args.emulator_python)
+    try:
+        emu = Emulator.start(args.emulator_python)
+    except EmulatorError as exc:
+        raise SystemExit(str(exc)) from None
     try:
         results["a_parse_rules_ms"] = criterion_median()
 

@@ -1,21 +1,19 @@
 """`make demo`: a full enforcing sweep against the local AWS emulator.
 
-Starts the emulator on 127.0.0.1, seeds it with the six users of the CIS sample table (elise,
-brandon, rakesh, helene, paras, anitha) aged so that every rule fires, creates an SNS topic, runs
-`iam-sweeper invoke` in enforce mode, prints the email exactly as SNS received it, and stops the
-emulator.
+Starts the emulator on 127.0.0.1 (with emulator_client.py), seeds it with the six users of the CIS
+sample table (elise, brandon, rakesh, helene, paras, anitha) aged so that every rule fires, creates
+an SNS topic, runs `iam-sweeper invoke` in enforce mode, prints the email exactly as SNS received
+it, and stops the emulator.
 
 Usage: python demo.py PATH/TO/iam-sweeper
 """
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from emulator_client import Emulator, EmulatorError
 
 
 def ago(days=0, seconds=0):
@@ -54,50 +52,21 @@ USERS = [
 ]
 
 
-def call(port, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
-
-
-def create_topic(port):
-    import boto3  # installed with moto
-
-    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
-                       aws_access_key_id="AKIADUMMYDUMMYDUMMY0", aws_secret_access_key="dummy")
-    return sns.create_topic(Name="iam-sweeper")["TopicArn"]
-
-
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     binary = sys.argv[1]
-    launcher = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "moto_launcher.py"), "--exit-on-stdin-eof"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        line = launcher.stdout.readline()
-        if not line.startswith("READY "):
-            sys.exit(f"the emulator did not start: {line!r}")
-        port = int(line.split()[1])
-        call(port, "/_seed/users", {"users": USERS})
-        topic = create_topic(port)
-        print(f"Emulator on 127.0.0.1:{port}, seeded with {len(USERS)} users; topic {topic}")
+        emu = Emulator.start(sys.executable)
+    except EmulatorError as exc:
+        sys.exit(str(exc))
+    with emu:
+        emu.seed_users(USERS)
+        topic = emu.create_topic("iam-sweeper")
+        print(f"Emulator on 127.0.0.1:{emu.port}, seeded with {len(USERS)} users; topic {topic}")
         print("Running: iam-sweeper invoke   (MODE=enforce)\n")
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update({
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "AKIADUMMYDUMMYDUMMY0",
-            "AWS_SECRET_ACCESS_KEY": "dummy",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "MODE": "enforce",
-            "SNS_TOPIC_ARN": topic,
-            "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
-        })
+        env = emu.aws_env({"MODE": "enforce", "SNS_TOPIC_ARN": topic})
         run = subprocess.run([binary, "invoke"], env=env, stdout=subprocess.PIPE, text=True)
         if run.returncode != 0:
             sys.exit(f"iam-sweeper invoke exited {run.returncode}")
@@ -106,23 +75,17 @@ def main():
         print(f"\nResult: {result['counts']['findings']} findings, {counts['done']} actions done, "
               f"{counts['failed']} failed.\n")
 
-        data = call(port, "/moto-api/data.json")
-        sent = [n for t in data["sns"]["Topic"] for n in t["sent_notifications"]]
+        sent = emu.sns_messages()
         if len(sent) != 1:
             sys.exit(f"expected one SNS message, found {len(sent)}")
-        _, message, subject, attributes, _ = sent[0]
+        mail = sent[0]
         print("=" * 78)
-        print(f"Subject: {subject}")
-        print("Attributes: " + ", ".join(f"{k}={v['Value']}" for k, v in sorted(attributes.items())))
+        print(f"Subject: {mail['subject']}")
+        print("Attributes: " + ", ".join(f"{k}={v['Value']}"
+                                         for k, v in sorted(mail["attributes"].items())))
         print("-" * 78)
-        print(message)
+        print(mail["message"])
         print("=" * 78)
-    finally:
-        launcher.stdin.close()
-        try:
-            launcher.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            launcher.kill()
 
 
 if __name__ == "__main__":

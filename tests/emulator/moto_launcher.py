@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""In-process moto server for iam-sweeper's end-to-end tests and `make demo`.
+"""In-process moto server for iam-sweeper's end-to-end tests, `make demo` and `make bench`.
 
 Serves moto 5.2.5's normal WSGI app (the same one `moto_server` / ThreadedMotoServer
 serve) on 127.0.0.1, wrapped in a small WSGI middleware that adds test-only
@@ -35,7 +35,8 @@ Usage:
 When listening it writes the port to PATH atomically (temp file + rename) and
 prints ``READY <port>`` to stdout. It exits cleanly on SIGTERM/SIGINT, and on stdin
 EOF when --exit-on-stdin-eof is given (so it dies with the test process that
-spawned it with a pipe on stdin).
+spawned it with a pipe on stdin). emulator_client.py (Python) and tests/it/support/emulator.rs
+(Rust) start it and talk to it this way.
 
 Only the standard library and what `moto[server]` pulls in are used.
 """
