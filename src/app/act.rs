@@ -4,6 +4,7 @@
 //! before anything is touched; a Lambda deadline that comes near stops new actions from starting.
 //! One action failing never stops the others.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -36,10 +37,10 @@ pub async fn act<A: IamReads + IamActions>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
     problems: &mut Vec<Problem>,
-) -> Vec<Outcome> {
+) -> Phase {
     let planned = plan::plan(findings);
     if policy.mode == Mode::Report {
-        return not_taken(&planned, &Detail::ReportMode);
+        return Phase::only(not_taken(&planned, &Detail::ReportMode));
     }
     if plan::over_cap(planned.len(), policy.max_actions) {
         let why = Detail::OverCap {
@@ -53,7 +54,7 @@ pub async fn act<A: IamReads + IamActions>(
         });
         let outcomes = not_taken(&planned, &why);
         outcomes.iter().for_each(log_outcome);
-        return outcomes;
+        return Phase::only(outcomes);
     }
     let by_user: HashMap<&str, &Record> = records.iter().map(|r| (r.user.as_str(), r)).collect();
     let tag_errors: HashMap<&str, &TagError> =
@@ -84,17 +85,60 @@ pub async fn act<A: IamReads + IamActions>(
         now,
         concurrency: settings.runtime.concurrency as usize,
         budget: Budget::new(deadline),
+        seen: RefCell::new(Vec::new()),
     };
     let mut done = enforcer.run(work).await.into_iter();
-    outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|o| o.or_else(|| done.next()).unwrap_or_else(Outcome::missing))
-        .collect()
+        .collect();
+    let mut phase = Phase {
+        outcomes,
+        ..Phase::default()
+    };
+    for read in enforcer.seen.into_inner() {
+        match read {
+            TagRead::Value(user, Some(value)) => phase.tag_values.push((user, value)),
+            TagRead::Value(_, None) => {}
+            TagRead::Error(e) if e.error.is_no_such_entity() => {}
+            TagRead::Error(e) => phase.tag_errors.push(e),
+        }
+    }
+    phase
+}
+
+/// What the action phase did and saw.
+#[derive(Debug, Default)]
+pub struct Phase {
+    /// One outcome per planned action, in report order.
+    pub outcomes: Vec<Outcome>,
+    /// Exemption tag values read right before actions: (user, value).
+    pub tag_values: Vec<(String, String)>,
+    /// Users whose tags could not be read right before an action.
+    pub tag_errors: Vec<TagError>,
+}
+
+impl Phase {
+    fn only(outcomes: Vec<Outcome>) -> Self {
+        Phase {
+            outcomes,
+            ..Phase::default()
+        }
+    }
+}
+
+/// One tag read right before an action.
+enum TagRead {
+    /// The user's exemption tag value, if the user has the tag.
+    Value(String, Option<String>),
+    Error(TagError),
 }
 
 /// What the enforcer needs besides the findings.
 struct Enforcer<'a, A> {
     account: &'a A,
+    /// What the tag reads right before each action found, for the report.
+    seen: RefCell<Vec<TagRead>>,
     policy: &'a Policy,
     now: DateTime<Utc>,
     concurrency: usize,
@@ -132,7 +176,18 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
     /// tag added while the run was under way is honoured. `Err` is the outcome to report.
     async fn still_not_exempt(&self, base: &Outcome, timeout: Duration) -> Result<(), Outcome> {
         const OP: &str = "ListUserTags";
-        match Budget::call(timeout, OP, self.account.user_tags(&base.user)).await {
+        let read = Budget::call(timeout, OP, self.account.user_tags(&base.user)).await;
+        self.seen.borrow_mut().push(match &read {
+            Ok(tags) => TagRead::Value(
+                base.user.clone(),
+                exemption::tag_value(tags, &self.policy.exempt_tag_key).map(str::to_string),
+            ),
+            Err(e) => TagRead::Error(TagError {
+                user: base.user.clone(),
+                error: e.clone(),
+            }),
+        });
+        match read {
             Ok(tags) => {
                 match exemption::by_tags(&tags, &self.policy.exempt_tag_key, self.now.date_naive())
                 {

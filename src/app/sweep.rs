@@ -17,8 +17,9 @@ use crate::app::reads;
 use crate::core::audit::Audit;
 use crate::core::config::Policy;
 use crate::core::event::{self, EventError};
+use crate::core::exemption;
 use crate::core::finding::Finding;
-use crate::core::outcome::{Detail, Outcome};
+use crate::core::outcome::Outcome;
 use crate::core::report::{self, ReportError};
 use crate::core::rules;
 use crate::core::run::{self, ActionCounts, Counter, Problem, RunReport};
@@ -124,7 +125,7 @@ pub async fn handle<A: Account>(
     findings.iter().for_each(log_finding);
 
     let mut problems = Vec::new();
-    let actions = act::act(
+    let phase = act::act(
         account,
         settings,
         &policy,
@@ -136,7 +137,16 @@ pub async fn handle<A: Account>(
         &mut problems,
     )
     .await;
-    mark_exempt_now(&mut findings, &actions);
+    // What the tag reads right before the actions found is reported like tags read up front:
+    // an exemption takes the finding's action away, an invalid value is named.
+    for (user, value) in &phase.tag_values {
+        for f in findings.iter_mut().filter(|f| &f.user == user) {
+            exemption::apply_tag(f, &policy.exempt_tag_key, Some(value), now.date_naive());
+        }
+    }
+    let mut tag_errors = tag_errors;
+    tag_errors.extend(phase.tag_errors);
+    let actions = phase.outcomes;
     let action_counts = ActionCounts::of(&actions);
     problems.extend(run::action_problems(&actions, &action_counts));
     let mut report = RunReport {
@@ -205,20 +215,6 @@ async fn publish<A: Account>(
                 message: format!("no answer within {} s", PUBLISH_TIMEOUT.as_secs()),
             })
         })
-}
-
-/// A finding whose user turned out exempt when its tags were read again before the action is
-/// reported as exempt.
-fn mark_exempt_now(findings: &mut [Finding], actions: &[Outcome]) {
-    for o in actions {
-        let Some(Detail::ExemptNow(e)) = &o.detail else {
-            continue;
-        };
-        for f in findings.iter_mut().filter(|f| f.user == o.user) {
-            f.exempt = true;
-            f.exemption.get_or_insert_with(|| e.clone());
-        }
-    }
 }
 
 /// One structured log event per finding.

@@ -297,7 +297,7 @@ fn outcome_lines(r: &RunReport, o: &Outcome) -> Vec<String> {
         .audit
         .findings
         .iter()
-        .find(|f| f.user == o.user && f.credential == o.credential && f.action == o.planned);
+        .find(|f| f.user == o.user && f.credential == o.credential);
     let what = match (o.status, o.taken) {
         (Status::Done, Some(a)) => past_tense(a),
         _ => o.planned.as_str(),

@@ -351,6 +351,62 @@ async fn fetch_timeout_names_the_last_error_seen() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn fetch_of_a_report_never_complete_stops_within_the_wait_without_reading_it() {
+    let started = generate(ReportStateType::Started);
+    let got = get_report(REPORT_CSV);
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&started, &got], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let max_wait = Duration::from_secs(3);
+
+    let start = Instant::now();
+    let err = credential_report::fetch(&client, max_wait)
+        .await
+        .expect_err("never ready");
+
+    let FetchError::Timeout { waited, last } = &err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert!(*waited <= max_wait, "{waited:?}");
+    assert!(start.elapsed() <= max_wait, "{:?}", start.elapsed());
+    assert!(last.contains("STARTED"), "{last}");
+    assert!(
+        started.num_calls() > 1,
+        "polled {} times",
+        started.num_calls()
+    );
+    assert_eq!(got.num_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fetch_limit_exceeded_forever_on_the_wire_is_a_timeout_not_an_empty_report() {
+    let limited = mock!(aws_sdk_iam::Client::generate_credential_report)
+        .sequence()
+        .http_status(
+            409,
+            Some(error_xml(
+                "LimitExceeded",
+                "Report generation limit exceeded",
+            )),
+        )
+        .repeatedly()
+        .build();
+    let got = get_report(REPORT_CSV);
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&limited, &got], |c| c
+        .retry_config(RetryConfig::disabled()));
+
+    let err = credential_report::fetch(&client, Duration::from_secs(5))
+        .await
+        .expect_err("never ready");
+
+    let FetchError::Timeout { last, .. } = &err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert!(last.contains("LimitExceeded"), "{last}");
+    assert!(limited.num_calls() > 1);
+    assert_eq!(got.num_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn fetch_fails_at_once_on_access_denied_from_generate() {
     let denied = generate_error(|| {
         GenerateCredentialReportError::generic(
@@ -725,6 +781,9 @@ fn detail(name: &str, tags: &[(&str, &str)]) -> UserDetail {
         .collect();
     UserDetail::builder()
         .user_name(name)
+        .user_id(format!("AIDA{}", name.to_ascii_uppercase()))
+        .arn(format!("arn:aws:iam::123456789012:user/{name}"))
+        .create_date(aws_sdk_iam::primitives::DateTime::from_secs(1_600_000_000))
         .set_tags((!tags.is_empty()).then_some(tags))
         .build()
 }
@@ -1025,6 +1084,111 @@ async fn sdk_retry_absorbs_throttling() {
         .expect("retried past the throttle");
     assert_eq!(keys.len(), 1);
     assert_eq!(throttled_then_ok.num_calls(), 2);
+}
+
+/// The deployed retry's attempts (`aws::load_sdk_config`: adaptive, 10 attempts), in standard
+/// mode: adaptive mode's client-side rate limiter paces by the wall clock, which a paused test
+/// clock cannot move, and it changes when attempts are made, not how many.
+fn deployed_retry() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(10)
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_that_clears_is_ridden_out_by_sdk_retries() {
+    let created = utc(2025, 11, 23, 2, 0, 17);
+    let throttled = mock!(aws_sdk_iam::Client::list_access_keys)
+        .match_requests(|req| req.user_name() == Some("kim"))
+        .sequence()
+        .http_status(400, Some(error_xml("Throttling", "Rate exceeded")))
+        .times(2)
+        .output(move || {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(
+                    AccessKeyMetadata::builder()
+                        .user_name("kim")
+                        .access_key_id("AKIAKIM1")
+                        .status(StatusType::Active)
+                        .create_date(smithy(created))
+                        .build(),
+                )
+                .is_truncated(false)
+                .build()
+                .expect("valid output")
+        })
+        .build();
+    let update = mock!(aws_sdk_iam::Client::update_access_key)
+        .match_requests(|req| {
+            req.user_name() == Some("kim") && req.access_key_id() == Some("AKIAKIM1")
+        })
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&throttled, &update],
+        |c| c.retry_config(deployed_retry())
+    );
+
+    let keys = iam::list_access_keys(&client, "kim")
+        .await
+        .expect("ridden out");
+
+    let expected = LiveKey {
+        id: "AKIAKIM1".into(),
+        status: KeyStatus::Active,
+        created: Some(created),
+    };
+    assert_eq!(keys, vec![expected]);
+    assert_eq!(
+        throttled.num_calls(),
+        3,
+        "two throttled attempts, then the answer"
+    );
+    iam::deactivate_key(&client, "kim", "AKIAKIM1")
+        .await
+        .expect("deactivated");
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_that_never_clears_fails_that_action_only() {
+    let throttled = mock!(aws_sdk_iam::Client::update_access_key)
+        .match_requests(|req| req.user_name() == Some("dan"))
+        .sequence()
+        .http_status(400, Some(error_xml("Throttling", "Rate exceeded")))
+        .repeatedly()
+        .build();
+    let update = mock!(aws_sdk_iam::Client::update_access_key)
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&throttled, &update],
+        |c| c.retry_config(deployed_retry())
+    );
+
+    let err = iam::deactivate_key(&client, "dan", "AKIADAN1")
+        .await
+        .expect_err("throttled throughout");
+
+    assert_eq!(
+        err,
+        IamError::Other {
+            operation: "UpdateAccessKey",
+            code: Some("Throttling".into()),
+            message: "Rate exceeded".into(),
+        }
+    );
+    assert!(err.to_string().contains("Throttling"), "{err}");
+    assert_eq!(
+        throttled.num_calls(),
+        10,
+        "all ten attempts of the deployed retry"
+    );
+    // The next action on the same client is not held back.
+    iam::deactivate_key(&client, "kim", "AKIAKIM1")
+        .await
+        .expect("deactivated");
+    assert_eq!(update.num_calls(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
