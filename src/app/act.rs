@@ -88,9 +88,12 @@ pub async fn act<A: IamReads + IamActions>(
         seen: RefCell::new(Vec::new()),
     };
     let mut done = enforcer.run(work).await.into_iter();
+    // A user found exempt right before its action is an exemption, not an action: reported as
+    // an exempt finding (the tag value comes back in `tag_values`), with no outcome.
     let outcomes = outcomes
         .into_iter()
         .map(|o| o.or_else(|| done.next()).unwrap_or_else(Outcome::missing))
+        .filter(|o| !matches!(o.detail, Some(Detail::ExemptNow(_))))
         .collect();
     let mut phase = Phase {
         outcomes,

@@ -44,14 +44,10 @@ pub trait IamReads {
     async fn user_tags(&self, user: &str) -> Result<Tags, IamError>;
 }
 
-/// The same facts for every user at once, in account-wide pages (`PAGED_READS`).
+/// Every user's tags at once, in account-wide pages (`PAGED_READS`).
 pub trait IamPagedReads {
     /// Every user's tags (`GetAccountAuthorizationDetails`, `Filter=User`), by user name.
     async fn all_user_tags(&self) -> Result<std::collections::HashMap<String, Tags>, IamError>;
-    /// Every user's `PasswordLastUsed` (`ListUsers`), by user name.
-    async fn all_password_last_used(
-        &self,
-    ) -> Result<std::collections::HashMap<String, Option<DateTime<Utc>>>, IamError>;
 }
 
 /// The remediation actions.

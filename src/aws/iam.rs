@@ -1,9 +1,8 @@
 //! Live IAM reads for the re-check before an action, and the actions themselves.
 //!
 //! The credential report can be hours old; these calls read the current state of one user so
-//! nothing is disabled on stale data. Two account-wide reads ([`all_user_tags`],
-//! [`all_password_last_used`]) give the same facts for every user in pages, for runs with many
-//! findings. Each function is one IAM operation (plus pagination) and returns plain types, so the
+//! nothing is disabled on stale data. One account-wide read ([`all_user_tags`]) gives every
+//! user's tags in pages, for runs with many findings. Each function is one IAM operation (plus pagination) and returns plain types, so the
 //! decision logic stays outside the SDK.
 
 use std::collections::HashMap;
@@ -345,43 +344,6 @@ pub async fn all_user_tags(c: &Client) -> Result<HashMap<String, Vec<(String, St
                 tags.push((tag.key, tag.value));
             }
             out.insert(name, tags);
-        }
-        Ok(Page {
-            truncated: page.is_truncated,
-            next: page.marker,
-        })
-    })
-    .await?;
-    Ok(out)
-}
-
-/// Every user's `PasswordLastUsed` (`ListUsers`), by user name, following `Marker` to the end;
-/// `None` for a user whose password was never used (or who has none).
-///
-/// The same fact as [`password_last_used`], for every user in `users / 1000` calls.
-pub async fn all_password_last_used(
-    c: &Client,
-) -> Result<HashMap<String, Option<DateTime<Utc>>>, IamError> {
-    const OP: &str = "ListUsers";
-    let mut out = HashMap::new();
-    for_each_page(OP, async |marker| {
-        let page = c
-            .list_users()
-            .max_items(PAGE_SIZE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| iam_error(OP, &e))?;
-        for user in page.users {
-            present(OP, "User.UserName", &user.user_name)?;
-            present(OP, "User.UserId", &user.user_id)?;
-            date(OP, &user.create_date)?;
-            let used = user
-                .password_last_used
-                .as_ref()
-                .map(|d| date(OP, d))
-                .transpose()?;
-            out.insert(user.user_name, used);
         }
         Ok(Page {
             truncated: page.is_truncated,

@@ -126,9 +126,6 @@ impl ports::IamPagedReads for AwsAccount {
     async fn all_user_tags(&self) -> Result<HashMap<String, ports::Tags>, IamError> {
         iam::all_user_tags(&self.iam).await
     }
-    async fn all_password_last_used(&self) -> Result<HashMap<String, Option<Time>>, IamError> {
-        iam::all_password_last_used(&self.iam).await
-    }
 }
 
 impl ports::IamActions for AwsAccount {

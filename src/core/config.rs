@@ -77,7 +77,7 @@ pub struct Runtime {
     /// `CONCURRENCY`: live re-checks and actions in flight at once.
     pub concurrency: u32,
     /// `PAGED_READS`: read many users' tags and password use in account-wide pages
-    /// (`GetAccountAuthorizationDetails`, `ListUsers`) instead of one call per user, when that
+    /// (`GetAccountAuthorizationDetails`) instead of one call per user, when that
     /// takes fewer calls. Off by default: the role then needs only the per-user reads, and
     /// `GetAccountAuthorizationDetails` would also let the function read every policy document.
     pub paged_reads: bool,

@@ -440,19 +440,6 @@ impl IamPagedReads for FakeAccount {
                 .collect())
         })
     }
-
-    async fn all_password_last_used(
-        &self,
-    ) -> Result<HashMap<String, Option<DateTime<Utc>>>, IamError> {
-        self.read("ListUsers", None, |st| {
-            Ok(st
-                .users
-                .iter()
-                .filter(|(n, _)| !st.unpaged.contains(*n))
-                .map(|(n, u)| (n.clone(), u.password_last_used))
-                .collect())
-        })
-    }
 }
 
 impl IamActions for FakeAccount {

@@ -21,7 +21,6 @@ use aws_sdk_iam::operation::get_login_profile::GetLoginProfileOutput;
 use aws_sdk_iam::operation::get_user::GetUserOutput;
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
-use aws_sdk_iam::operation::list_users::ListUsersOutput;
 use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput;
 use aws_sdk_iam::primitives::{Blob, DateTime as SmithyDateTime};
 use aws_sdk_iam::types::error::{
@@ -868,72 +867,6 @@ async fn all_user_tags_access_denied_is_an_error_with_its_code() {
             message: "not authorized".into(),
         })
     );
-}
-
-fn named(name: &str, password_last_used: Option<DateTime<Utc>>) -> User {
-    let mut u = user(password_last_used);
-    u.user_name = name.into();
-    u
-}
-
-#[tokio::test(start_paused = true)]
-async fn all_password_last_used_follows_marker_and_keeps_never_used_as_none() {
-    let first = mock!(aws_sdk_iam::Client::list_users)
-        .match_requests(|req| req.max_items() == Some(1000) && req.marker().is_none())
-        .then_output(|| {
-            ListUsersOutput::builder()
-                .users(named("alice", Some(utc(2025, 3, 4, 5, 6, 7))))
-                .is_truncated(true)
-                .marker("m2")
-                .build()
-                .expect("valid")
-        });
-    let second = mock!(aws_sdk_iam::Client::list_users)
-        .match_requests(|req| req.marker() == Some("m2"))
-        .then_output(|| {
-            ListUsersOutput::builder()
-                .users(named("bob", None))
-                .is_truncated(false)
-                .build()
-                .expect("valid")
-        });
-    let client = iam_client(&[&first, &second]);
-
-    let all = iam::all_password_last_used(&client)
-        .await
-        .expect("two pages");
-    assert_eq!(all.len(), 2);
-    assert_eq!(all["alice"], Some(utc(2025, 3, 4, 5, 6, 7)));
-    assert_eq!(all["bob"], None);
-}
-
-#[tokio::test(start_paused = true)]
-async fn all_password_last_used_rejects_truncated_page_without_new_marker() {
-    let same = mock!(aws_sdk_iam::Client::list_users)
-        .match_requests(|req| req.marker().is_none())
-        .then_output(|| {
-            ListUsersOutput::builder()
-                .users(named("alice", None))
-                .is_truncated(true)
-                .marker("m1")
-                .build()
-                .expect("valid")
-        });
-    let again = mock!(aws_sdk_iam::Client::list_users)
-        .match_requests(|req| req.marker() == Some("m1"))
-        .then_output(|| {
-            ListUsersOutput::builder()
-                .users(named("bob", None))
-                .is_truncated(true)
-                .marker("m1")
-                .build()
-                .expect("valid")
-        });
-    let client = iam_client(&[&same, &again]);
-    let err = iam::all_password_last_used(&client)
-        .await
-        .expect_err("a repeated marker would loop forever");
-    assert!(err.to_string().starts_with("ListUsers:"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------

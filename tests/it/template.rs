@@ -131,7 +131,7 @@ const USER_ACTIONS: [&str; 8] = [
 
 /// The account-wide reads that replace per-user reads on nights with many findings; granted only
 /// when the `PagedReads` parameter allows them (see `paged_reads_are_granted_only_when_allowed`).
-const PAGED_ACTIONS: [&str; 2] = ["iam:ListUsers", "iam:GetAccountAuthorizationDetails"];
+const PAGED_ACTIONS: [&str; 1] = ["iam:GetAccountAuthorizationDetails"];
 
 /// Everything else the function may do: publish the summary (and use the topic's key), send a
 /// failed event to its queue, write its logs.
