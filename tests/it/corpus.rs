@@ -236,6 +236,7 @@ async fn malformed_reports_fail_the_run_and_touch_nothing() {
         );
         assert_eq!(answer["override_bytes"], bytes.len(), "{case}: {answer}");
         let before = before_run(&e).await;
+        let mails_before = e.sns_messages().len();
         let run = e.invoke(None, &env);
         let invoke_says = match row.get(2) {
             Some(instead) => fragments(instead),
@@ -250,14 +251,26 @@ async fn malformed_reports_fail_the_run_and_touch_nothing() {
             &run,
             1,
             &before,
-            &["IAM.GenerateCredentialReport", "IAM.GetCredentialReport"],
+            &[
+                "IAM.GenerateCredentialReport",
+                "IAM.GetCredentialReport",
+                "SNS.Publish",
+            ],
         )
         .await;
+        // A human hears of it: one failure summary per run, saying nothing was touched.
+        let published = e.sns_messages().split_off(mails_before);
+        f.check(case, published.len() == 1, || {
+            format!("expected one failure summary, got {published:?}")
+        });
+        if let Some((subject, body, _)) = published.first() {
+            f.check(
+                case,
+                subject.contains("FAILED") && body.contains("Nothing was touched"),
+                || format!("the summary does not say the run failed and touched nothing: {subject}\n{body}"),
+            );
+        }
     }
-    let published = e.sns_messages();
-    f.check("all", published.is_empty(), || {
-        format!("a summary was published: {published:?}")
-    });
     f.assert_none("report", rows.len());
 
     e.post("/_seed/report_override", &json!({ "content_b64": null }));
