@@ -168,7 +168,11 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             return o;
         };
         let outcome = match p {
-            Planned::Key { slot, created, .. } => self.key(f, r, slot, created, timeout).await,
+            Planned::Key {
+                slot,
+                created,
+                action,
+            } => self.key(f, r, slot, created, action, timeout).await,
             Planned::Password => self.password(f, r, timeout).await,
         };
         log_outcome(&outcome);
@@ -211,6 +215,7 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         r: &Record,
         slot: Slot,
         created: Option<DateTime<Utc>>,
+        planned: KeyAction,
         timeout: Duration,
     ) -> Outcome {
         let base = Outcome::not_taken(f, Detail::NoKeyCreationTime);
@@ -247,7 +252,11 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             access_key_id: Some(key.id.clone()),
             ..base
         };
-        if key.status != KeyStatus::Active {
+        // A key to deactivate that is no longer active is already done; a never-used
+        // initial-setup key is deleted whether active or inactive.
+        let active = key.status == KeyStatus::Active;
+        let deletable = planned == KeyAction::Delete && key.status == KeyStatus::Inactive;
+        if !active && !deletable {
             return base.with(Status::AlreadyDone, Detail::KeyNotActive(key.status));
         }
         let last_used = match Budget::call(
@@ -260,7 +269,8 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             Ok(u) => u,
             Err(e) => return base.gone_or_failed(e),
         };
-        let Some(action) = recheck::key_action(r, slot, last_used, self.policy, self.now) else {
+        let Some(action) = recheck::key_action(r, slot, active, last_used, self.policy, self.now)
+        else {
             return base.with(Status::SkippedInUse, Detail::KeyUsed(last_used));
         };
         if let Err(o) = self.still_not_exempt(&base, timeout).await {

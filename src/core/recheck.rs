@@ -40,17 +40,19 @@ pub fn match_key<T>(
     }
 }
 
-/// The action still due for an access key, given its live last use. `None` means the key was
-/// used since the report and is no longer due.
+/// The action still due for an access key, given its live status and last use. `None` means the
+/// key was used since the report (or disabled) and nothing is due any more.
 pub fn key_action(
     record: &Record,
     slot: Slot,
+    live_active: bool,
     live_last_used: Option<DateTime<Utc>>,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Option<KeyAction> {
     let mut r = record.clone();
     let key = &mut r.access_keys[slot.index()];
+    key.active = Some(live_active);
     key.last_used_date = later(key.last_used_date, live_last_used);
     KeyAction::of(action_for(&r, Credential::AccessKey(slot), policy, now))
 }
@@ -135,7 +137,7 @@ mod tests {
     fn still_unused_keeps_the_action() {
         let now = t("2026-01-01T00:00:00Z");
         assert_eq!(
-            key_action(&record(), Slot::One, None, &Policy::default(), now),
+            key_action(&record(), Slot::One, true, None, &Policy::default(), now),
             Some(KeyAction::Delete)
         );
     }
@@ -149,6 +151,7 @@ mod tests {
             key_action(
                 &record(),
                 Slot::One,
+                true,
                 Some(now - Duration::hours(1)),
                 &p,
                 now
@@ -160,6 +163,7 @@ mod tests {
             key_action(
                 &record(),
                 Slot::One,
+                true,
                 Some(now - Duration::days(100)),
                 &p,
                 now
@@ -180,12 +184,44 @@ mod tests {
             &p,
             now
         ));
+        // A never-used password set again since the report is new; a password that was used
+        // is judged by its last use, whatever a reset did (CIS).
+        let mut never_used = record();
+        never_used.password_last_used = None;
+        assert!(password_due(&never_used, None, None, &p, now));
         assert!(!password_due(
+            &never_used,
+            None,
+            Some(now - Duration::days(2)),
+            &p,
+            now
+        ));
+        assert!(password_due(
             &record(),
             None,
             Some(now - Duration::days(2)),
             &p,
             now
         ));
+    }
+
+    #[test]
+    fn an_initial_setup_key_found_inactive_is_still_deleted_one_to_deactivate_is_not() {
+        let now = t("2026-01-01T00:00:00Z");
+        let mut r = record();
+        r.password_enabled = Some(true);
+        r.user_creation_time = Some(t("2025-01-01T00:00:00Z"));
+        assert_eq!(
+            key_action(&r, Slot::One, false, None, &Policy::default(), now),
+            Some(KeyAction::Delete)
+        );
+        let deactivate = Policy {
+            initial_key_action: crate::core::config::InitialKeyAction::Deactivate,
+            ..Policy::default()
+        };
+        assert_eq!(
+            key_action(&r, Slot::One, false, None, &deactivate, now),
+            None
+        );
     }
 }

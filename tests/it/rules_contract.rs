@@ -109,13 +109,16 @@ fn idle_days_are_whole_days() {
     assert_eq!(f.idle_days, Some(45));
 }
 
-// --- Password: last activity is the later of last used and last changed ---
+// --- Password: last used when a date, else last changed, else user creation (CIS) ---
 
 #[test]
-fn password_aged_from_the_later_of_last_used_and_last_changed() {
-    // Re-issued yesterday to someone who last signed in 200 days ago: one day old.
+fn password_aged_from_last_use_then_last_change() {
+    // Last signed in 200 days ago, reset yesterday: a reset does not restart the clock.
     let r = with_password(user("p"), Some(ago(days(200))), Some(ago(days(1))));
-    assert!(one(&[r], &policy()).is_none());
+    let f = one(&[r], &policy()).unwrap();
+    assert_eq!(f.last_activity_source, Some("password_last_used"));
+    assert_eq!(f.idle_days, Some(200));
+    assert_eq!(f.action, Action::DeleteLoginProfile);
 
     let r = with_password(user("p"), Some(ago(days(95))), Some(ago(days(300))));
     let f = one(&[r], &policy()).unwrap();
@@ -124,10 +127,17 @@ fn password_aged_from_the_later_of_last_used_and_last_changed() {
     assert_eq!(f.idle_days, Some(95));
     assert_eq!(f.action, Action::DeleteLoginProfile);
 
-    let r = with_password(user("p"), Some(ago(days(300))), Some(ago(days(95))));
+    // Used 10 days ago, changed 95 days ago: judged by the use, not stale.
+    let r = with_password(user("p"), Some(ago(days(10))), Some(ago(days(95))));
+    assert!(one(&[r], &policy()).is_none());
+
+    // Never used: aged from when it was set.
+    let r = with_password(user("p"), None, Some(ago(days(95))));
     let f = one(&[r], &policy()).unwrap();
     assert_eq!(f.last_activity_source, Some("password_last_changed"));
     assert_eq!(f.idle_days, Some(95));
+    let r = with_password(user("p"), None, Some(ago(days(1))));
+    assert!(one(&[r], &policy()).is_none(), "set yesterday, never used");
 }
 
 #[test]
@@ -280,14 +290,25 @@ fn initial_setup_key_must_never_have_been_used() {
 }
 
 #[test]
-fn initial_setup_key_must_be_active() {
+fn initial_setup_key_active_or_inactive() {
+    // CIS: a never-used key made at setup should be deleted, whatever its status.
     let mut r = setup_user(Duration::seconds(1), None, days(200));
     r.access_keys[0].active = Some(false);
-    assert!(
-        evaluate(&[r], &policy(), now())
-            .iter()
-            .all(|f| f.credential == Credential::Password)
+    let f = evaluate(&[r.clone()], &policy(), now());
+    let k = initial_key(&f).expect("an inactive initial-setup key is a finding");
+    assert_eq!(
+        k.rules,
+        [RuleId::InitialSetupKey],
+        "an inactive key is not 'unused'"
     );
+    assert_eq!(k.action, Action::DeleteKey);
+    // Deactivating a key already inactive is nothing to do.
+    let p = Policy {
+        initial_key_action: InitialKeyAction::Deactivate,
+        ..policy()
+    };
+    let f = evaluate(&[r], &p, now());
+    assert_eq!(initial_key(&f).unwrap().action, Action::None);
 }
 
 #[test]

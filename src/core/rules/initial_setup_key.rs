@@ -2,8 +2,9 @@
 //! users that have a console password").
 //!
 //! The console's user wizard used to offer a key along with the password; such keys tend to be
-//! forgotten. A key matches when its user has a console password, it is active, it has never been
-//! used, and it was created within `INITIAL_KEY_WINDOW_SECONDS` of the user.
+//! forgotten. A key matches when its user has a console password, it has never been used (active
+//! or inactive: CIS says such keys should be deleted, whatever their status), and it was created
+//! within `INITIAL_KEY_WINDOW_SECONDS` of the user.
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +15,8 @@ use crate::core::report::Record;
 /// True when the key in `slot` was created at user setup and never used.
 pub fn matches(r: &Record, slot: Slot, policy: &Policy) -> bool {
     let key = &r.access_keys[slot.index()];
-    if !r.has_password() || !key.is_active() || key.last_used_date.is_some() {
+    let exists = key.active.is_some();
+    if !r.has_password() || !exists || key.last_used_date.is_some() {
         return false;
     }
     match (key.last_rotated, r.user_creation_time) {

@@ -45,18 +45,30 @@ pub fn evaluate(records: &[Record], policy: &Policy, now: DateTime<Utc>) -> Vec<
             findings.extend(c.finish(r, policy, now, &exemption));
         }
         for slot in Slot::BOTH {
+            // Unused credentials: active keys only (an inactive key is already disabled).
+            // Initial-setup keys: active or inactive.
+            let active = r.access_keys[slot.index()].is_active();
+            let initial = initial_setup_key::matches(r, slot, policy);
+            if !active && !initial {
+                continue;
+            }
             let Some(activity) = unused_credentials::key_activity(r, slot) else {
                 continue;
             };
             let mut c = Candidate::new(Credential::AccessKey(slot), activity);
-            c.unused(policy, now, policy.disable_keys, Action::DeactivateKey);
-            if initial_setup_key::matches(r, slot, policy) {
+            if active {
+                c.unused(policy, now, policy.disable_keys, Action::DeactivateKey);
+            }
+            if initial {
                 c.rules.push(RuleId::InitialSetupKey);
-                if let Some(due) = initial_setup_key::due_at(r, slot, policy) {
-                    let action = match policy.initial_key_action {
-                        InitialKeyAction::Delete => Action::DeleteKey,
-                        InitialKeyAction::Deactivate => Action::DeactivateKey,
-                    };
+                let action = match policy.initial_key_action {
+                    InitialKeyAction::Delete => Some(Action::DeleteKey),
+                    // Nothing to do for a key already inactive.
+                    InitialKeyAction::Deactivate => active.then_some(Action::DeactivateKey),
+                };
+                if let (Some(due), Some(action)) =
+                    (initial_setup_key::due_at(r, slot, policy), action)
+                {
                     c.schedule(due, action, now);
                 }
             }

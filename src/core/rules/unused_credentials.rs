@@ -2,8 +2,9 @@
 //!
 //! A credential's age is measured from its last sign of use. A credential that was never used is
 //! aged from when it was set, so a key issued last week is a week old, not "never used, so
-//! infinitely stale". For passwords the later of last use and last change counts: a password
-//! re-issued yesterday to someone who last signed in 200 days ago is one day old.
+//! infinitely stale". A password is judged by its last use when there is one, else by when it was
+//! last set, else by the user's creation: the CIS audit text, AWS's remediation runbook and the
+//! peers agree that a reset does not restart the clock of a password nobody signs in with.
 
 use chrono::{DateTime, Utc};
 
@@ -23,32 +24,27 @@ impl Activity {
     }
 }
 
-/// Last activity of the console password: the later of last use and last change; else the user's
-/// creation. `None` when the user has no password, or no date at all is known.
+/// Last activity of the console password: its last use when that is a date; else when it was
+/// last set (never used, or no information); else the user's creation. `None` when the user has
+/// no password, or no date at all is known.
 pub fn password_activity(r: &Record) -> Option<Activity> {
     if !r.has_password() {
         return None;
     }
-    let used = r
-        .password_last_used
-        .map(|t| Activity::new(t, "password_last_used"));
-    let changed = r
-        .password_last_changed
-        .map(|t| Activity::new(t, "password_last_changed"));
-    let latest = match (used, changed) {
-        (Some(u), Some(c)) => Some(if c.at > u.at { c } else { u }),
-        (u, c) => u.or(c),
-    };
-    latest.or_else(|| creation(r))
+    r.password_last_used
+        .map(|t| Activity::new(t, "password_last_used"))
+        .or_else(|| {
+            r.password_last_changed
+                .map(|t| Activity::new(t, "password_last_changed"))
+        })
+        .or_else(|| creation(r))
 }
 
-/// Last activity of an active access key: its last use; else its creation; else the user's
-/// creation. `None` when the key is inactive (already disabled) or no date at all is known.
+/// Last activity of an access key: its last use; else its creation; else the user's creation.
+/// `None` when no date at all is known. (Only active keys are judged unused: an inactive key is
+/// already disabled.)
 pub fn key_activity(r: &Record, slot: Slot) -> Option<Activity> {
     let key = &r.access_keys[slot.index()];
-    if !key.is_active() {
-        return None;
-    }
     let (used, rotated) = match slot {
         Slot::One => ("access_key_1_last_used_date", "access_key_1_last_rotated"),
         Slot::Two => ("access_key_2_last_used_date", "access_key_2_last_rotated"),
