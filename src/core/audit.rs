@@ -20,6 +20,11 @@ pub struct Audit {
     pub counts: Counts,
     /// `EXEMPT_USERS` patterns that name no user in the report (a typo must not pass silently).
     pub exempt_users_unmatched: Vec<String>,
+    /// The report has no `<root_account>` row: AWS always writes one, so it did not come from
+    /// AWS as it is (accepted, and said).
+    pub no_root_row: bool,
+    /// When `DISABLE_AFTER_DAYS` is looser than the CIS version's days, a line saying so.
+    pub looser_than_cis: Option<String>,
 }
 
 impl Audit {
@@ -29,8 +34,10 @@ impl Audit {
             .check_names(records)
     }
 
-    /// Notes the `EXEMPT_USERS` patterns that name no user of `records`.
+    /// Notes what the report itself says: the `EXEMPT_USERS` patterns that name no user of
+    /// `records`, and a missing root row.
     pub fn check_names(mut self, records: &[Record]) -> Self {
+        self.no_root_row = !records.iter().any(Record::is_root);
         self.exempt_users_unmatched = self.policy.exempt_users.unmatched(
             records
                 .iter()
@@ -48,6 +55,8 @@ impl Audit {
             counts: Counts::of(&findings),
             findings,
             exempt_users_unmatched: Vec::new(),
+            no_root_row: false,
+            looser_than_cis: policy.cis_version.looser(policy.disable_after_days),
         }
     }
 

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::cis::CisVersion;
 pub use crate::core::exemption::ExemptUsers;
 
 /// What the run may do.
@@ -45,6 +46,8 @@ pub struct Policy {
     pub exempt_users: ExemptUsers,
     pub exempt_tag_key: String,
     pub max_actions: u32,
+    /// `CIS_VERSION`: the benchmark version findings are labelled with.
+    pub cis_version: CisVersion,
 }
 
 impl Default for Policy {
@@ -63,6 +66,7 @@ impl Default for Policy {
             exempt_users: ExemptUsers::default(),
             exempt_tag_key: "iam-sweeper:exempt".into(),
             max_actions: 25,
+            cis_version: CisVersion::default(),
         }
     }
 }
@@ -95,8 +99,9 @@ impl Default for Runtime {
 }
 
 /// Every environment variable the binary reads, for documentation and the template check.
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 17] = [
     "MODE",
+    "CIS_VERSION",
     "STALE_AFTER_DAYS",
     "DISABLE_AFTER_DAYS",
     "WARN_DAYS",
@@ -147,14 +152,23 @@ pub fn from_lookup(
     };
     let d = Policy::default();
     let rt = Runtime::default();
+    // A CIS version that is set also sets the days after which an unused credential is disabled
+    // (an explicit DISABLE_AFTER_DAYS still wins); unset, the seed's 30 / 90 stand.
+    let cis_version = r.cis_version("CIS_VERSION");
+    let disable_default = match (r.get("CIS_VERSION"), cis_version) {
+        (Some(_), v) => v.unused_days(),
+        (None, _) => d.disable_after_days,
+    };
+    let stale_default = d.stale_after_days.min(disable_default);
     let policy = Policy {
+        cis_version,
         mode: r.choice(
             "MODE",
             d.mode,
             &[("report", Mode::Report), ("enforce", Mode::Enforce)],
         ),
-        stale_after_days: r.number("STALE_AFTER_DAYS", d.stale_after_days, 1, MAX_DAYS),
-        disable_after_days: r.number("DISABLE_AFTER_DAYS", d.disable_after_days, 1, MAX_DAYS),
+        stale_after_days: r.number("STALE_AFTER_DAYS", stale_default, 1, MAX_DAYS),
+        disable_after_days: r.number("DISABLE_AFTER_DAYS", disable_default, 1, MAX_DAYS),
         warn_days: r.number("WARN_DAYS", d.warn_days, 0, MAX_DAYS),
         initial_key_window_seconds: r.number(
             "INITIAL_KEY_WINDOW_SECONDS",
@@ -242,6 +256,18 @@ impl Reader<'_> {
         }
     }
 
+    fn cis_version(&mut self, name: &'static str) -> CisVersion {
+        let Some(v) = self.get(name) else {
+            return CisVersion::default();
+        };
+        v.parse().unwrap_or_else(|_| {
+            use strum::IntoEnumIterator;
+            let known: Vec<String> = CisVersion::iter().map(|v| v.to_string()).collect();
+            self.problem(name, format!("`{v}` is not one of: {}", known.join(", ")));
+            CisVersion::default()
+        })
+    }
+
     fn flag(&mut self, name: &'static str, default: bool) -> bool {
         match self.get(name) {
             None => default,
@@ -318,6 +344,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_cis_version_sets_the_disable_days_unless_they_are_given() {
+        let (p, _) = read(&[]).unwrap();
+        assert_eq!(
+            (p.cis_version, p.stale_after_days, p.disable_after_days),
+            (CisVersion::V5_0_0, 30, 90)
+        );
+        let (p, _) = read(&[("CIS_VERSION", "5.0.0")]).unwrap();
+        assert_eq!((p.stale_after_days, p.disable_after_days), (30, 45));
+        let (p, _) = read(&[("CIS_VERSION", "1.2.0")]).unwrap();
+        assert_eq!(
+            (p.cis_version, p.disable_after_days),
+            (CisVersion::V1_2_0, 90)
+        );
+        let (p, _) = read(&[("CIS_VERSION", "6.0.0"), ("DISABLE_AFTER_DAYS", "60")]).unwrap();
+        assert_eq!(
+            (p.cis_version, p.disable_after_days),
+            (CisVersion::V6_0_0, 60)
+        );
+        let e = read(&[("CIS_VERSION", "2.0")]).unwrap_err();
+        assert_eq!(e.problems[0].variable, "CIS_VERSION");
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
+use crate::core::cis::Controls;
+
 /// Which access key slot of the report (`access_key_1_*` or `access_key_2_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Slot {
@@ -185,6 +187,11 @@ pub struct Finding {
     /// Where the key was last used, when the report says, so its owner can find the workload.
     pub last_used_service: Option<String>,
     pub last_used_region: Option<String>,
+    /// The access key's slot in the report (1 or 2), for keys: tells a root account's two keys
+    /// apart.
+    pub key_slot: Option<u8>,
+    /// The benchmark controls the finding evidences (`CIS_VERSION`'s IDs, Security Hub's).
+    pub controls: Controls,
 }
 
 impl Finding {

@@ -9,6 +9,7 @@
 //! invocation; [`live`] holds the plain shapes of live IAM facts and failed calls.
 
 pub mod audit;
+pub mod cis;
 pub mod config;
 pub mod event;
 pub mod exemption;

@@ -24,9 +24,10 @@ pub fn render_text(audit: &Audit) -> String {
     let p = &audit.policy;
     let _ = writeln!(
         out,
-        "iam-sweeper audit as of {} (mode {}, stale after {} d, disable after {} d, warn {} d)",
+        "iam-sweeper audit as of {} (mode {}, CIS {}, stale after {} d, disable after {} d, warn {} d)",
         audit.as_of.to_rfc3339_opts(SecondsFormat::Secs, true),
         p.mode,
+        p.cis_version,
         p.stale_after_days,
         p.disable_after_days,
         p.warn_days
@@ -55,6 +56,15 @@ pub fn render_text(audit: &Audit) -> String {
             table.push(row(f));
         }
         write_table(&mut out, &table);
+    }
+    if let Some(line) = &audit.looser_than_cis {
+        let _ = writeln!(out, "\n{line}");
+    }
+    if audit.no_root_row {
+        let _ = writeln!(
+            out,
+            "\nThe report has no <root_account> row: AWS always writes one, so this report was not read from AWS as it is"
+        );
     }
     for p in &audit.exempt_users_unmatched {
         let _ = writeln!(
@@ -95,10 +105,7 @@ fn row(f: &Finding) -> [String; 8] {
         note.push(i.clone());
     }
     if let Some(s) = &f.last_used_service {
-        note.push(format!(
-            "last used: {s} in {}",
-            f.last_used_region.as_deref().unwrap_or("?")
-        ));
+        note.push(format!("last used: {}", last_used(s, f)));
     }
     [
         f.user.clone(),
@@ -114,6 +121,14 @@ fn row(f: &Finding) -> [String; 8] {
         f.action.to_string(),
         note.join("; "),
     ]
+}
+
+/// `s3 in us-east-1`, or `s3, region unknown` when the report has no region (`N/A`).
+pub fn last_used(service: &str, f: &Finding) -> String {
+    match &f.last_used_region {
+        Some(region) => format!("{service} in {region}"),
+        None => format!("{service}, region unknown"),
+    }
 }
 
 fn write_table<const N: usize>(out: &mut String, rows: &[[String; N]]) {

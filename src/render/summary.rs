@@ -260,6 +260,19 @@ fn header(r: &RunReport, out: &mut Vec<String>) {
         p.initial_key_window_seconds, p.initial_key_grace_days, p.initial_key_action
     ));
     out.push(format!(
+        "Benchmark:         CIS AWS Foundations {} (findings carry its control IDs)",
+        p.cis_version
+    ));
+    if let Some(line) = &r.audit.looser_than_cis {
+        out.push(format!("Note:              {line}"));
+    }
+    if r.audit.no_root_row {
+        out.push(
+            "Note:              the report has no <root_account> row; AWS always writes one, so check where it came from"
+                .into(),
+        );
+    }
+    out.push(format!(
         "Report generated:  {}",
         r.report_generated_time
             .as_ref()
@@ -356,8 +369,8 @@ fn context(f: &Finding) -> String {
     }
     if let Some(s) = &f.last_used_service {
         bits.push(format!(
-            "last used {s} in {}",
-            f.last_used_region.as_deref().unwrap_or("an unknown region")
+            "last used {}",
+            crate::render::audit::last_used(s, f)
         ));
     }
     let rules: Vec<&str> = f.rules.iter().map(|r| r.as_str()).collect();

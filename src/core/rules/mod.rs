@@ -10,6 +10,7 @@ pub mod unused_credentials;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::core::cis::CisVersion;
 use crate::core::config::{InitialKeyAction, Policy};
 use crate::core::finding::{Action, Credential, Exemption, Finding, RuleId, Slot};
 use crate::core::report::Record;
@@ -23,7 +24,7 @@ pub fn evaluate(records: &[Record], policy: &Policy, now: DateTime<Utc>) -> Vec<
         if r.is_root() {
             for slot in Slot::BOTH {
                 if root_access_key::matches(r, slot) {
-                    findings.push(root_finding(r, slot, now));
+                    findings.push(root_finding(r, slot, policy.cis_version, now));
                 }
             }
             continue;
@@ -140,6 +141,7 @@ impl Candidate {
             return None;
         }
         let mut f = base_finding(r, self.credential, Some(self.activity), now);
+        f.controls = policy.cis_version.controls(&self.rules);
         f.rules = self.rules;
         f.stale = self.stale;
         f.disable_due = disable_due;
@@ -152,7 +154,7 @@ impl Candidate {
     }
 }
 
-fn root_finding(r: &Record, slot: Slot, now: DateTime<Utc>) -> Finding {
+fn root_finding(r: &Record, slot: Slot, version: CisVersion, now: DateTime<Utc>) -> Finding {
     let key = &r.access_keys[slot.index()];
     let activity = key
         .last_used_date
@@ -168,6 +170,7 @@ fn root_finding(r: &Record, slot: Slot, now: DateTime<Utc>) -> Finding {
         });
     let mut f = base_finding(r, Credential::RootAccessKey(slot), activity, now);
     f.rules = vec![RuleId::RootAccessKey];
+    f.controls = version.controls(&f.rules);
     f
 }
 
@@ -206,6 +209,8 @@ fn base_finding(
         key_created: key.and_then(|k| k.last_rotated),
         last_used_service: key.and_then(|k| k.last_used_service.clone()),
         last_used_region: key.and_then(|k| k.last_used_region.clone()),
+        key_slot: credential.slot().map(Slot::number),
+        controls: CisVersion::default().controls(&[]),
     }
 }
 
