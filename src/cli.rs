@@ -1,5 +1,6 @@
 //! The command line: `invoke` runs the Lambda's sweep once, locally, and `audit` evaluates a
-//! downloaded report with no AWS access.
+//! downloaded report (a file, or `-` for standard input) with no AWS access, as a table, the
+//! audit JSON or Security Hub's ASFF documents.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,9 +15,10 @@ use crate::app::{Settings, settings_from_env};
 use crate::aws::{self as sdk, AwsAccount};
 use crate::core::audit::Audit;
 use crate::core::report;
-use crate::core::run::RunReport;
+use crate::core::run::{self, RunReport};
 use crate::lambda::runtime;
 use crate::render;
+use crate::render::asff;
 
 /// Exit status of `invoke` when the run failed (an action failed, the cap was hit, the report could
 /// not be read, the summary could not be published).
@@ -25,6 +27,8 @@ const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status of `audit` when findings exist.
 const EXIT_FINDINGS: u8 = 3;
+/// The region of `audit --format asff` documents when neither `--region` nor AWS_REGION says.
+const ASFF_FALLBACK_REGION: &str = "us-east-1";
 
 #[derive(Parser)]
 #[command(
@@ -42,16 +46,22 @@ enum Command {
     /// Evaluate a credential report downloaded from the IAM console, with no AWS access.
     ///
     /// The policy comes from the same environment variables as the Lambda (STALE_AFTER_DAYS, ...).
+    /// `-` reads the report from standard input:
+    /// `aws iam get-credential-report --query Content --output text | base64 -d | iam-sweeper audit -`.
     /// Exit status: 0 nothing to fix, 3 findings exist, 2 bad input or configuration.
     Audit {
-        /// The credential report CSV.
+        /// The credential report CSV, or `-` for standard input.
         report: PathBuf,
         /// Evaluate as of this time (RFC 3339) instead of now.
         #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
         as_of: Option<DateTime<Utc>>,
-        /// Output format.
+        /// Output format: a table, the audit JSON, or the Security Hub findings (a JSON array of
+        /// ASFF documents, as SECURITY_HUB=true imports them).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The region of the ASFF documents' product ARN (default: AWS_REGION, else us-east-1).
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
     },
     /// Run the Lambda handler once, locally, with the standard AWS environment (credentials,
     /// AWS_REGION, AWS_ENDPOINT_URL) and print its JSON result.
@@ -68,6 +78,7 @@ enum Command {
 enum Format {
     Text,
     Json,
+    Asff,
 }
 
 fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
@@ -83,7 +94,14 @@ pub fn main() -> ExitCode {
             report,
             as_of,
             format,
-        } => run_audit(&report, as_of.unwrap_or_else(Utc::now), format),
+            region,
+        } => {
+            let region = region
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| ASFF_FALLBACK_REGION.to_string());
+            run_audit(&report, as_of.unwrap_or_else(Utc::now), format, &region)
+        }
         Command::Invoke { event } => run_invoke(event.as_deref()),
     }
 }
@@ -160,7 +178,7 @@ fn run_invoke(event: Option<&std::path::Path>) -> ExitCode {
     }
 }
 
-fn run_audit(path: &PathBuf, now: DateTime<Utc>, format: Format) -> ExitCode {
+fn run_audit(path: &PathBuf, now: DateTime<Utc>, format: Format, region: &str) -> ExitCode {
     let fail = |msg: String| {
         eprintln!("iam-sweeper: {msg}");
         ExitCode::from(EXIT_BAD_INPUT)
@@ -169,13 +187,27 @@ fn run_audit(path: &PathBuf, now: DateTime<Utc>, format: Format) -> ExitCode {
         Ok(s) => s.policy,
         Err(e) => return fail(e.to_string()),
     };
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+    let stdin = path.as_os_str() == "-";
+    let bytes = if stdin {
+        let mut b = Vec::new();
+        match std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b) {
+            Ok(_) => b,
+            Err(e) => return fail(format!("cannot read the report from standard input: {e}")),
+        }
+    } else {
+        match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+        }
+    };
+    let source = if stdin {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
     };
     let records = match report::parse(&bytes) {
         Ok(r) => r,
-        Err(e) => return fail(format!("{}: {e}", path.display())),
+        Err(e) => return fail(format!("{source}: {e}")),
     };
     let audit = Audit::new(&records, &policy, now);
     match format {
@@ -184,6 +216,18 @@ fn run_audit(path: &PathBuf, now: DateTime<Utc>, format: Format) -> ExitCode {
             Ok(json) => println!("{json}"),
             Err(e) => return fail(format!("cannot encode the audit as JSON: {e}")),
         },
+        Format::Asff => {
+            let Some(account) = run::account_id(records.iter().map(|r| r.arn.as_str())) else {
+                return fail(format!(
+                    "{source}: the report names no ARN, so the account of the Security Hub findings is unknown"
+                ));
+            };
+            let ctx = asff::Context::new(&account, region, now, policy.cis_version);
+            match serde_json::to_string_pretty(&asff::documents(&audit.findings, &[], &ctx)) {
+                Ok(json) => println!("{json}"),
+                Err(e) => return fail(format!("cannot encode the findings as ASFF: {e}")),
+            }
+        }
     }
     if audit.has_findings() {
         ExitCode::from(EXIT_FINDINGS)

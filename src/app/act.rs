@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::app::Settings;
 use crate::app::budget::{Budget, CALLS_PER_ACTION};
-use crate::app::ports::{IamActions, IamError, IamReads, KeyStatus};
+use crate::app::ports::{IamActions, IamError, IamReads, KeyStatus, LiveUser};
 use crate::app::sweep::{log_outcome, not_taken};
 use crate::core::config::{Mode, Policy};
 use crate::core::exemption;
@@ -181,9 +181,33 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
 
     /// The user's exemption, read again right before acting (after the live re-check), so a
     /// tag added while the run was under way is honoured. `Err` is the outcome to report.
-    async fn still_not_exempt(&self, base: &Outcome, timeout: Duration) -> Result<(), Outcome> {
+    ///
+    /// Two independent answers carry the tags: `GetUser` (`known`, when the re-check already
+    /// read it) and `ListUserTags`, read last. The exemption counts when either shows it, so one
+    /// answer that lost its tags cannot take an exemption away.
+    async fn still_not_exempt(
+        &self,
+        base: &Outcome,
+        known: Option<LiveUser>,
+        timeout: Duration,
+    ) -> Result<(), Outcome> {
         const OP: &str = "ListUserTags";
-        let read = Budget::call(timeout, OP, self.account.user_tags(&base.user)).await;
+        let got_user = match known {
+            Some(u) => Ok(u),
+            None => Budget::call(timeout, "GetUser", self.account.user(&base.user)).await,
+        };
+        let listed = Budget::call(timeout, OP, self.account.user_tags(&base.user)).await;
+        let read = got_user.and_then(|u| {
+            listed.map(|mut tags| {
+                let key = &self.policy.exempt_tag_key;
+                if exemption::tag_value(&tags, key).is_none()
+                    && let Some(v) = exemption::tag_value(&u.tags, key)
+                {
+                    tags.push((key.clone(), v.to_string()));
+                }
+                tags
+            })
+        });
         self.seen.borrow_mut().push(match &read {
             Ok(tags) => TagRead::Value(
                 base.user.clone(),
@@ -273,7 +297,16 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         else {
             return base.with(Status::SkippedInUse, Detail::KeyUsed(last_used));
         };
-        if let Err(o) = self.still_not_exempt(&base, timeout).await {
+        if recheck::live_use_missing(r.access_keys[slot.index()].last_used_date, last_used) {
+            return base.with(
+                Status::Failed,
+                Detail::UseMissing {
+                    operation: "GetAccessKeyLastUsed",
+                    reported: r.access_keys[slot.index()].last_used_date,
+                },
+            );
+        }
+        if let Err(o) = self.still_not_exempt(&base, None, timeout).await {
             return o;
         }
         let result = match action {
@@ -335,16 +368,25 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             Err(e) => return base.gone_or_failed(e),
         };
         // Password use is read for this user right before acting, never from an earlier list.
-        let last_used =
-            match Budget::call(timeout, "GetUser", self.account.password_last_used(user)).await {
-                Ok(u) => u,
-                Err(e) => return base.gone_or_failed(e),
-            };
+        let live = match Budget::call(timeout, "GetUser", self.account.user(user)).await {
+            Ok(u) => u,
+            Err(e) => return base.gone_or_failed(e),
+        };
+        let last_used = live.password_last_used;
+        if recheck::live_use_missing(r.password_last_used, last_used) {
+            return base.with(
+                Status::Failed,
+                Detail::UseMissing {
+                    operation: "GetUser",
+                    reported: r.password_last_used,
+                },
+            );
+        }
         if !recheck::password_due(r, last_used, Some(profile), self.policy, self.now) {
             let when = last_used.max(Some(profile));
             return base.with(Status::SkippedInUse, Detail::PasswordUsedOrSet(when));
         }
-        if let Err(o) = self.still_not_exempt(&base, timeout).await {
+        if let Err(o) = self.still_not_exempt(&base, Some(live), timeout).await {
             return o;
         }
         let action = Planned::Password.action();

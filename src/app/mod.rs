@@ -1,11 +1,12 @@
 //! Orchestration: one run over the ports, from event to published summary.
 //!
 //! [`sweep`] is the run start to finish; [`act`] the action phase (live re-check, then act);
-//! [`reads`] chooses per-user or paged reads of tags and password use; [`ports`] the traits the
-//! run needs from AWS. The settings come from the environment through [`settings_from_env`].
+//! [`reads`] chooses per-user or paged reads of tags and password use; [`hub`] imports the
+//! findings into Security Hub (`SECURITY_HUB`); [`ports`] the traits the run needs from AWS. The settings come from the environment through [`settings_from_env`].
 
 pub mod act;
 pub mod budget;
+pub mod hub;
 pub mod ports;
 pub mod reads;
 pub mod sweep;

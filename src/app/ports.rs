@@ -4,7 +4,7 @@
 //! traits. [`crate::aws`] implements them with the AWS SDK; the in-memory fake account of the
 //! `test-support` feature implements them for orchestration tests. Nothing here names an SDK type:
 //! the adapters turn SDK answers into these types and their errors into [`IamError`],
-//! [`FetchError`] and [`PublishError`].
+//! [`FetchError`], [`PublishError`] and [`HubError`].
 //!
 //! The futures need not be `Send`: the binary runs one invocation at a time on a single-threaded
 //! runtime.
@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::core::live::{IamError, KeyStatus, LiveKey};
+pub use crate::core::live::{IamError, KeyStatus, LiveKey, LiveUser};
+pub use crate::render::asff::{Asff, OpenFinding};
 pub use crate::render::summary::Message;
 
 /// A user's tags as (key, value) pairs.
@@ -36,8 +37,8 @@ pub trait IamReads {
         user: &str,
         key_id: &str,
     ) -> Result<Option<DateTime<Utc>>, IamError>;
-    /// When the console password was last used (`GetUser`); `None` when it never was.
-    async fn password_last_used(&self, user: &str) -> Result<Option<DateTime<Utc>>, IamError>;
+    /// The user's password use and tags (`GetUser`).
+    async fn user(&self, user: &str) -> Result<LiveUser, IamError>;
     /// The login profile's creation (`GetLoginProfile`); `None` when the user has no password.
     async fn login_profile(&self, user: &str) -> Result<Option<DateTime<Utc>>, IamError>;
     /// The user's tags (`ListUserTags`, every page).
@@ -66,10 +67,32 @@ pub trait Notifier {
     async fn publish(&self, topic_arn: &str, message: &Message) -> Result<String, PublishError>;
 }
 
-/// Everything a sweep of one account needs.
-pub trait Account: ReportSource + IamReads + IamPagedReads + IamActions + Notifier {}
+/// Security Hub in the function's account and region (`SECURITY_HUB=true`).
+pub trait SecurityHub {
+    /// The region findings go to: the function's.
+    fn hub_region(&self) -> String;
+    /// `BatchImportFindings` of one batch (at most 100 documents, 6 MB).
+    async fn import_findings(&self, batch: &[Asff]) -> Result<ImportResult, HubError>;
+    /// One page of `GetFindings`: the active findings of `product_arn` with one of
+    /// `generator_ids`, from `next_token` on.
+    async fn active_findings(
+        &self,
+        product_arn: &str,
+        generator_ids: &[String],
+        next_token: Option<&str>,
+    ) -> Result<FindingsPage, HubError>;
+}
 
-impl<T: ReportSource + IamReads + IamPagedReads + IamActions + Notifier> Account for T {}
+/// Everything a sweep of one account needs.
+pub trait Account:
+    ReportSource + IamReads + IamPagedReads + IamActions + Notifier + SecurityHub
+{
+}
+
+impl<T: ReportSource + IamReads + IamPagedReads + IamActions + Notifier + SecurityHub> Account
+    for T
+{
+}
 
 /// A credential report as IAM returned it.
 #[derive(Clone, PartialEq, Eq)]
@@ -138,6 +161,47 @@ pub struct PublishError {
     /// The topic the message was for.
     pub topic_arn: String,
     /// The service's error code, when SNS answered at all.
+    pub code: Option<String>,
+    /// The service's message, or the root cause when the request never got an answer.
+    pub message: String,
+}
+
+/// What `BatchImportFindings` answered for one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportResult {
+    /// Findings accepted.
+    pub succeeded: usize,
+    /// Findings refused, each with Security Hub's reason.
+    pub failed: Vec<ImportFailure>,
+}
+
+/// One finding Security Hub refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportFailure {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// One page of `GetFindings`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingsPage {
+    pub findings: Vec<OpenFinding>,
+    /// The next page's token; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// A failed Security Hub call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{operation} failed{}: {message}",
+    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+)]
+pub struct HubError {
+    /// The Security Hub call that failed.
+    pub operation: &'static str,
+    /// The service's error code (`InvalidAccessException` when Security Hub is not enabled,
+    /// `AccessDeniedException` when the role lacks the permission), when it answered at all.
     pub code: Option<String>,
     /// The service's message, or the root cause when the request never got an answer.
     pub message: String,

@@ -1,4 +1,5 @@
-//! One run, start to finish: event → report → rules → exemptions → actions → summary.
+//! One run, start to finish: event → report → rules → exemptions → actions → Security Hub →
+//! summary.
 //!
 //! This module only wires the pieces together over the ports; each step lives in the module
 //! named after it. Everything before the action phase either succeeds or ends the run with an
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 use crate::app::Settings;
 use crate::app::act;
 use crate::app::budget::{Budget, PUBLISH_TIMEOUT};
+use crate::app::hub;
 use crate::app::ports::{Account, FetchError};
 use crate::app::reads;
 use crate::core::audit::Audit;
@@ -161,6 +163,17 @@ pub async fn handle<A: Account>(
         published_message_id: None,
         omitted: Default::default(),
     };
+
+    // After the actions (outcomes and key IDs known), before the summary (a failed import is in
+    // the mail). A what-if run (`as_of`) describes no real night: Security Hub is left alone.
+    if settings.runtime.security_hub {
+        if report.invocation.as_of.is_none() {
+            let exported = hub::export(account, &report, now, deadline).await;
+            report.problems.extend(exported.problem);
+        } else {
+            tracing::info!("what-if run (as_of): findings not imported into Security Hub");
+        }
+    }
 
     if let Some(topic) = &settings.runtime.sns_topic_arn {
         let message = summary::build(&report);

@@ -115,7 +115,7 @@ fn into_report(out: GetCredentialReportOutput) -> Result<FetchedReport, FetchErr
     })
 }
 
-fn generate_failed<R: std::fmt::Debug>(
+fn generate_failed<R: std::fmt::Debug + 'static>(
     err: &SdkError<GenerateCredentialReportError, R>,
 ) -> Result<Poll, FetchError> {
     let transient = err.as_service_error().is_some_and(|e| {
@@ -128,7 +128,7 @@ fn generate_failed<R: std::fmt::Debug>(
     }
 }
 
-fn get_failed<R: std::fmt::Debug>(
+fn get_failed<R: std::fmt::Debug + 'static>(
     err: &SdkError<GetCredentialReportError, R>,
 ) -> Result<Poll, FetchError> {
     let retry = err.as_service_error().is_some_and(|e| {
@@ -154,7 +154,7 @@ fn is_transient_code(err: &impl ProvideErrorMetadata) -> bool {
 fn seen<E, R>(operation: &'static str, err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match err.as_service_error() {
         // Typed errors name themselves in their Display ("CredentialReportNotReadyException: …").
@@ -172,7 +172,7 @@ where
 fn api_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let (code, message) = describe_sdk_error(err);
     FetchError::Api {

@@ -13,7 +13,7 @@ use aws_sdk_iam::types::{EntityType, StatusType};
 use chrono::{DateTime, Utc};
 
 use super::{describe_sdk_error, to_chrono};
-use crate::app::ports::{IamError, KeyStatus, LiveKey};
+use crate::app::ports::{IamError, KeyStatus, LiveKey, LiveUser};
 
 /// The error code IAM uses for a user, key or login profile that does not exist.
 const NO_SUCH_ENTITY: &str = "NoSuchEntity";
@@ -23,7 +23,7 @@ const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 fn iam_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> IamError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let (code, message) = describe_sdk_error(err);
     if code.as_deref() == Some(NO_SUCH_ENTITY) {
@@ -230,9 +230,9 @@ pub async fn access_key_last_used(
     }
 }
 
-/// When the user's console password was last used (`GetUser` → `PasswordLastUsed`); `None`
-/// when it never was (or not since IAM began tracking it).
-pub async fn password_last_used(c: &Client, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
+/// The user (`GetUser`): when the console password was last used (`None` when it never was, or
+/// not since IAM began tracking it) and the user's tags.
+pub async fn user(c: &Client, user: &str) -> Result<LiveUser, IamError> {
     const OP: &str = "GetUser";
     let out = c
         .get_user()
@@ -247,11 +247,20 @@ pub async fn password_last_used(c: &Client, user: &str) -> Result<Option<DateTim
     present(OP, "User.UserId", &found.user_id)?;
     present(OP, "User.Arn", &found.arn)?;
     date(OP, &found.create_date)?;
-    found
+    let password_last_used = found
         .password_last_used
         .as_ref()
         .map(|d| date(OP, d))
-        .transpose()
+        .transpose()?;
+    let mut tags = Vec::new();
+    for tag in found.tags.unwrap_or_default() {
+        present(OP, "Tag.Key", &tag.key)?;
+        tags.push((tag.key, tag.value));
+    }
+    Ok(LiveUser {
+        password_last_used,
+        tags,
+    })
 }
 
 /// Whether the user has a console password (`GetLoginProfile`): `Some(creation date)` when it

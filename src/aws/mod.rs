@@ -7,6 +7,7 @@
 pub mod credential_report;
 pub mod document;
 pub mod iam;
+pub mod securityhub;
 pub mod sns;
 
 use std::collections::HashMap;
@@ -23,10 +24,12 @@ use crate::app::ports::{self, IamError};
 type Time = chrono::DateTime<chrono::Utc>;
 
 /// Attempts per call, including the first. IAM throttles without a published rate, shared with
-/// every other scanner in the account, and one run can make thousands of calls: adaptive retry
-/// (client-side rate limiting once throttled) with more attempts than the SDK's default (3)
-/// slows a run under throttling instead of failing it. Each call stays bounded by the operation
-/// timeout and by the run's deadline budget.
+/// every other scanner in the account, and one run can make thousands of calls: standard retry
+/// (exponential backoff with jitter, at most 20 s between attempts) with more attempts than the
+/// SDK's default (3) slows a run under lasting throttling instead of failing it. Each call stays
+/// bounded by the operation timeout and by the run's deadline budget. (Adaptive retry's
+/// client-side rate limiter was measured against a proxy throttling every third call: it slowed
+/// a five-action run past 45 s, where standard retry finishes in seconds.)
 const MAX_ATTEMPTS: u32 = 10;
 
 /// Upper bound for one call including its retries; far below the Lambda's 900 s limit so a hung
@@ -46,14 +49,14 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// Loads the shared SDK config from the standard AWS environment.
 ///
 /// Credentials, region and endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`,
-/// `AWS_ENDPOINT_URL_SNS`) come from aws-config's usual chain. On top of that it sets adaptive
+/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_SECURITYHUB`) come from aws-config's usual chain. On top of that it sets adaptive
 /// retry with [`MAX_ATTEMPTS`] attempts and explicit timeouts, because the SDK's defaults have no
 /// operation timeout at all.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     let region = RegionProviderChain::default_provider().or_else(FALLBACK_REGION);
     aws_config::defaults(BehaviorVersion::latest())
         .region(region)
-        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_timeout(OPERATION_TIMEOUT)
@@ -65,18 +68,21 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// One AWS account reached through the SDK: IAM and SNS clients, built once per cold start and
-/// shared by every invocation (building them costs milliseconds and they pool connections).
+/// One AWS account reached through the SDK: IAM, SNS and Security Hub clients, built once per
+/// cold start and shared by every invocation (building them costs milliseconds and they pool
+/// connections).
 #[derive(Clone, Debug)]
 pub struct AwsAccount {
     /// IAM: credential report, live re-checks and the remediation actions.
     pub iam: aws_sdk_iam::Client,
     /// SNS: the run summary.
     pub sns: aws_sdk_sns::Client,
+    /// Security Hub: the findings (`SECURITY_HUB`), in the function's region.
+    pub securityhub: aws_sdk_securityhub::Client,
 }
 
 impl AwsAccount {
-    /// Builds both clients from one shared config.
+    /// Builds the clients from one shared config.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         let iam = aws_sdk_iam::config::Builder::from(config)
             .interceptor(document::WholeDocument)
@@ -87,6 +93,9 @@ impl AwsAccount {
         Self {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sns: aws_sdk_sns::Client::from_conf(sns),
+            // JSON protocol: the XML document check does not apply (a cut JSON answer fails to
+            // parse on its own).
+            securityhub: aws_sdk_securityhub::Client::new(config),
         }
     }
 }
@@ -111,8 +120,8 @@ impl ports::IamReads for AwsAccount {
     ) -> Result<Option<Time>, IamError> {
         iam::access_key_last_used(&self.iam, user, key_id).await
     }
-    async fn password_last_used(&self, user: &str) -> Result<Option<Time>, IamError> {
-        iam::password_last_used(&self.iam, user).await
+    async fn user(&self, user: &str) -> Result<ports::LiveUser, IamError> {
+        iam::user(&self.iam, user).await
     }
     async fn login_profile(&self, user: &str) -> Result<Option<Time>, IamError> {
         iam::login_profile(&self.iam, user).await
@@ -150,6 +159,30 @@ impl ports::Notifier for AwsAccount {
     }
 }
 
+impl ports::SecurityHub for AwsAccount {
+    fn hub_region(&self) -> String {
+        self.securityhub
+            .config()
+            .region()
+            .map_or_else(|| FALLBACK_REGION.to_string(), ToString::to_string)
+    }
+    async fn import_findings(
+        &self,
+        batch: &[ports::Asff],
+    ) -> Result<ports::ImportResult, ports::HubError> {
+        securityhub::import(&self.securityhub, batch).await
+    }
+    async fn active_findings(
+        &self,
+        product_arn: &str,
+        generator_ids: &[String],
+        next_token: Option<&str>,
+    ) -> Result<ports::FindingsPage, ports::HubError> {
+        securityhub::active_findings(&self.securityhub, product_arn, generator_ids, next_token)
+            .await
+    }
+}
+
 /// Converts an SDK timestamp to chrono, keeping sub-second precision.
 ///
 /// Returns `None` only for instants chrono cannot represent (hundreds of thousands of years
@@ -168,7 +201,7 @@ pub(crate) fn to_chrono(dt: &aws_smithy_types::DateTime) -> Option<chrono::DateT
 pub(crate) fn describe_sdk_error<E, R>(err: &SdkError<E, R>) -> (Option<String>, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match err {
         SdkError::ServiceError(service) => {
@@ -180,6 +213,21 @@ where
                 .unwrap_or_else(|| DisplayErrorContext(inner).to_string());
             (code, message)
         }
-        other => (None, DisplayErrorContext(other).to_string()),
+        other => (None, cause_chain(other)),
     }
+}
+
+/// An error and its causes, each once, joined by `: ` — the root cause (a timeout, a refused
+/// connection, an answer cut short) without the raw response the SDK's own rendering appends.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }

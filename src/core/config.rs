@@ -85,6 +85,9 @@ pub struct Runtime {
     /// takes fewer calls. Off by default: the role then needs only the per-user reads, and
     /// `GetAccountAuthorizationDetails` would also let the function read every policy document.
     pub paged_reads: bool,
+    /// `SECURITY_HUB`: import every finding into Security Hub (the function's account and
+    /// region) and close the ones this tool raised earlier that are fixed. Off by default.
+    pub security_hub: bool,
 }
 
 impl Default for Runtime {
@@ -94,12 +97,13 @@ impl Default for Runtime {
             report_wait_seconds: 120,
             concurrency: 8,
             paged_reads: false,
+            security_hub: false,
         }
     }
 }
 
 /// Every environment variable the binary reads, for documentation and the template check.
-pub const VARIABLES: [&str; 17] = [
+pub const VARIABLES: [&str; 18] = [
     "MODE",
     "CIS_VERSION",
     "STALE_AFTER_DAYS",
@@ -117,6 +121,7 @@ pub const VARIABLES: [&str; 17] = [
     "REPORT_WAIT_SECONDS",
     "CONCURRENCY",
     "PAGED_READS",
+    "SECURITY_HUB",
 ];
 
 /// One or more invalid settings, each with the variable and what is wrong.
@@ -201,6 +206,7 @@ pub fn from_lookup(
         report_wait_seconds: r.number("REPORT_WAIT_SECONDS", rt.report_wait_seconds, 1, 900),
         concurrency: r.number("CONCURRENCY", rt.concurrency, 1, 64),
         paged_reads: r.flag("PAGED_READS", rt.paged_reads),
+        security_hub: r.flag("SECURITY_HUB", rt.security_hub),
     };
     if policy.disable_after_days < policy.stale_after_days {
         r.problem(
@@ -411,6 +417,7 @@ mod tests {
             ("REPORT_WAIT_SECONDS", "30"),
             ("CONCURRENCY", "2"),
             ("PAGED_READS", "true"),
+            ("SECURITY_HUB", "TRUE"),
         ])
         .unwrap();
         assert_eq!(p.mode, Mode::Enforce);
@@ -435,6 +442,7 @@ mod tests {
         );
         assert_eq!((rt.report_wait_seconds, rt.concurrency), (30, 2));
         assert!(rt.paged_reads);
+        assert!(rt.security_hub);
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub enum KeyStatus {
     Other(String),
 }
 
+/// What `GetUser` says of a user: the console password's last use and the user's tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveUser {
+    /// `None` when the password was never used (or not since IAM began tracking it).
+    pub password_last_used: Option<DateTime<Utc>>,
+    /// The user's tags as (key, value) pairs.
+    pub tags: Vec<(String, String)>,
+}
+
 /// One access key of a user, from `ListAccessKeys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveKey {

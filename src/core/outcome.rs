@@ -79,6 +79,11 @@ pub enum Detail {
     KeyUsed(Option<DateTime<Utc>>),
     /// The password was used or set again after the report.
     PasswordUsedOrSet(Option<DateTime<Utc>>),
+    /// IAM's answer has no last use although the report shows one: the answer is incomplete.
+    UseMissing {
+        operation: &'static str,
+        reported: Option<DateTime<Utc>>,
+    },
     /// The user's tags could not be read, so the exemption is unknown.
     TagsUnreadable(IamError),
     /// An IAM call failed.
@@ -131,6 +136,11 @@ impl fmt::Display for Detail {
             Detail::PasswordUsedOrSet(t) => {
                 write!(f, "used or set {}, after the report", when(t))
             }
+            Detail::UseMissing { operation, reported } => write!(
+                f,
+                "{operation} gives no last use, but the report shows one ({}); the answer is incomplete, nothing is decided on it",
+                reported.map_or("-".to_string(), |t| t.to_rfc3339())
+            ),
             Detail::TagsUnreadable(e) => write!(
                 f,
                 "cannot read the user's tags to check for an exemption: {e}"

@@ -72,6 +72,12 @@ pub fn password_due(
     action_for(&r, Credential::Password, policy, now) == Action::DeleteLoginProfile
 }
 
+/// True when IAM's live answer has no last use although the report shows one: use is never
+/// undone, so the answer lost its date on the way and must not read as "never used".
+pub fn live_use_missing(reported: Option<DateTime<Utc>>, live: Option<DateTime<Utc>>) -> bool {
+    reported.is_some() && live.is_none()
+}
+
 fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     a.max(b)
 }

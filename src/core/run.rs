@@ -218,6 +218,14 @@ pub enum Problem {
     DeadlineCut(usize),
     /// The summary could not be published.
     NotPublished(String),
+    /// `SECURITY_HUB=true` and findings were not imported into Security Hub, or earlier findings
+    /// of fixed credentials could not be closed: `not_imported` of `total` documents were not
+    /// accepted, and `reasons` say why (the first few, each once).
+    SecurityHub {
+        not_imported: usize,
+        total: usize,
+        reasons: Vec<String>,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -240,6 +248,17 @@ impl fmt::Display for Problem {
                 "{n} action(s) not started because the Lambda deadline was near; raise the function's timeout"
             ),
             Problem::NotPublished(e) => f.write_str(e),
+            Problem::SecurityHub {
+                not_imported,
+                total,
+                reasons,
+            } => write!(
+                f,
+                "Security Hub: {not_imported} of {total} finding(s) not imported ({}); check that \
+                 Security Hub is enabled in this account and region and that the function's role \
+                 allows securityhub:BatchImportFindings and securityhub:GetFindings",
+                reasons.join("; ")
+            ),
         }
     }
 }

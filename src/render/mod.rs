@@ -1,8 +1,10 @@
 //! Pure presentation: a run or an audit turned into text for people and machines.
 //!
 //! [`audit`] is the offline audit's table, [`summary`] the SNS mail (subject, body, attributes),
-//! [`metrics`] the CloudWatch EMF line. Everything here reads `core` types and returns strings.
+//! [`metrics`] the CloudWatch EMF line, [`asff`] the Security Hub findings (ASFF documents).
+//! Everything here reads `core` types and returns strings or serializable documents.
 
+pub mod asff;
 pub mod audit;
 pub mod metrics;
 pub mod summary;

@@ -19,9 +19,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::app::ports::{
-    FetchError, FetchedReport, IamActions, IamError, IamPagedReads, IamReads, KeyStatus, LiveKey,
-    Message, Notifier, PublishError, ReportSource, Tags,
+    Asff, FetchError, FetchedReport, FindingsPage, HubError, IamActions, IamError, IamPagedReads,
+    IamReads, ImportFailure, ImportResult, KeyStatus, LiveKey, LiveUser, Message, Notifier, OpenFinding,
+    PublishError, ReportSource, SecurityHub, Tags,
 };
+use crate::render::asff::RecordState;
 use crate::core::finding::Slot;
 use crate::core::report::Record;
 use crate::testing::report::render;
@@ -80,6 +82,21 @@ struct State {
     faults: Vec<Fault>,
     published: Vec<(String, Message)>,
     publish_error: Option<PublishError>,
+    hub: FakeHub,
+}
+
+/// Security Hub behind the port: the findings by ID as last imported, each batch's size, and
+/// the faults to answer with.
+#[derive(Debug, Default)]
+struct FakeHub {
+    findings: BTreeMap<String, Asff>,
+    batches: Vec<usize>,
+    region: Option<String>,
+    page_size: Option<usize>,
+    import_error: Option<HubError>,
+    list_error: Option<HubError>,
+    /// Documents whose ID contains one of these are refused (counted in `FailedCount`).
+    refused: Vec<String>,
 }
 
 /// An in-memory account implementing every port.
@@ -284,6 +301,50 @@ impl FakeAccount {
         self.state.borrow().published.clone()
     }
 
+    /// Sets the region Security Hub is in (`us-east-1` unless set).
+    pub fn set_hub_region(&self, region: &str) {
+        self.state.borrow_mut().hub.region = Some(region.into());
+    }
+
+    /// How many findings a `GetFindings` page holds (100 unless set).
+    pub fn set_hub_page_size(&self, n: usize) {
+        self.state.borrow_mut().hub.page_size = Some(n.max(1));
+    }
+
+    /// Makes every `BatchImportFindings` call fail with `error`.
+    pub fn fail_hub_import(&self, error: HubError) {
+        self.state.borrow_mut().hub.import_error = Some(error);
+    }
+
+    /// Makes every `GetFindings` call fail with `error`.
+    pub fn fail_hub_list(&self, error: HubError) {
+        self.state.borrow_mut().hub.list_error = Some(error);
+    }
+
+    /// Security Hub refuses (in `FailedFindings`) every document whose ID contains `part`.
+    pub fn refuse_hub_findings(&self, part: &str) {
+        self.state.borrow_mut().hub.refused.push(part.into());
+    }
+
+    /// Puts a finding into Security Hub as if an earlier run had imported it.
+    pub fn put_hub_finding(&self, doc: Asff) {
+        self.state
+            .borrow_mut()
+            .hub
+            .findings
+            .insert(doc.id.clone(), doc);
+    }
+
+    /// Every finding in Security Hub, by ID, as last imported.
+    pub fn hub_findings(&self) -> BTreeMap<String, Asff> {
+        self.state.borrow().hub.findings.clone()
+    }
+
+    /// The size of each `BatchImportFindings` call, in order.
+    pub fn hub_batches(&self) -> Vec<usize> {
+        self.state.borrow().hub.batches.clone()
+    }
+
     /// Counts the call and returns the fault that strikes it, if any.
     fn call(&self, operation: &'static str, user: Option<&str>) -> Option<(IamError, When)> {
         let mut st = self.state.borrow_mut();
@@ -410,9 +471,13 @@ impl IamReads for FakeAccount {
         })
     }
 
-    async fn password_last_used(&self, user: &str) -> Result<Option<DateTime<Utc>>, IamError> {
+    async fn user(&self, user: &str) -> Result<LiveUser, IamError> {
         self.read("GetUser", Some(user), |st| {
-            Ok(user_of(st, "GetUser", user)?.password_last_used)
+            let u = user_of(st, "GetUser", user)?;
+            Ok(LiveUser {
+                password_last_used: u.password_last_used,
+                tags: u.tags.clone(),
+            })
         })
     }
 
@@ -481,5 +546,84 @@ impl Notifier for FakeAccount {
         }
         st.published.push((topic_arn.to_string(), message.clone()));
         Ok(format!("message-{}", st.published.len()))
+    }
+}
+
+impl SecurityHub for FakeAccount {
+    fn hub_region(&self) -> String {
+        (self.state.borrow().hub.region.clone()).unwrap_or_else(|| "us-east-1".into())
+    }
+
+    async fn import_findings(&self, batch: &[Asff]) -> Result<ImportResult, HubError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("BatchImportFindings").or_default() += 1;
+        if let Some(e) = &st.hub.import_error {
+            return Err(e.clone());
+        }
+        st.hub.batches.push(batch.len());
+        let mut result = ImportResult::default();
+        for doc in batch {
+            if st.hub.refused.iter().any(|p| doc.id.contains(p.as_str())) {
+                result.failed.push(ImportFailure {
+                    id: doc.id.clone(),
+                    code: "InvalidInput".into(),
+                    message: "refused by the fake Security Hub".into(),
+                });
+            } else {
+                st.hub.findings.insert(doc.id.clone(), doc.clone());
+                result.succeeded += 1;
+            }
+        }
+        Ok(result)
+    }
+
+    async fn active_findings(
+        &self,
+        product_arn: &str,
+        generator_ids: &[String],
+        next_token: Option<&str>,
+    ) -> Result<FindingsPage, HubError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("GetFindings").or_default() += 1;
+        if let Some(e) = &st.hub.list_error {
+            return Err(e.clone());
+        }
+        let start: usize = next_token.map_or(Ok(0), str::parse).map_err(|_| HubError {
+            operation: "GetFindings",
+            code: Some("InvalidInputException".into()),
+            message: "bad NextToken".into(),
+        })?;
+        let size = st.hub.page_size.unwrap_or(100);
+        let matching: Vec<&Asff> = st
+            .hub
+            .findings
+            .values()
+            .filter(|d| {
+                d.product_arn == product_arn
+                    && generator_ids.contains(&d.generator_id)
+                    && d.record_state == RecordState::Active
+            })
+            .collect();
+        let findings = matching
+            .iter()
+            .skip(start)
+            .take(size)
+            .map(|d| OpenFinding {
+                id: d.id.clone(),
+                generator_id: d.generator_id.clone(),
+                title: Some(d.title.clone()),
+                created_at: Some(d.created_at.clone()),
+                resources: d
+                    .resources
+                    .iter()
+                    .map(|r| (r.kind, r.id.clone()))
+                    .collect(),
+            })
+            .collect();
+        let next_token = (start + size < matching.len()).then(|| (start + size).to_string());
+        Ok(FindingsPage {
+            findings,
+            next_token,
+        })
     }
 }

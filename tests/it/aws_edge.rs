@@ -678,10 +678,13 @@ async fn password_last_used_reads_get_user() {
     let client = iam_client(&[&used, &never]);
 
     assert_eq!(
-        iam::password_last_used(&client, "alice").await,
+        iam::user(&client, "alice").await.map(|u| u.password_last_used),
         Ok(Some(utc(2025, 3, 4, 5, 6, 7)))
     );
-    assert_eq!(iam::password_last_used(&client, "alice").await, Ok(None));
+    assert_eq!(
+        iam::user(&client, "alice").await.map(|u| u.password_last_used),
+        Ok(None)
+    );
 }
 
 #[tokio::test(start_paused = true)]

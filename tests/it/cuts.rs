@@ -76,15 +76,16 @@ where
 }
 
 #[tokio::test]
-async fn cut_get_user_never_reads_as_never_used() {
+async fn cut_get_user_never_reads_as_never_used_or_untagged() {
     let whole = doc(
         "GetUser",
         "<User><Path>/</Path><UserName>alice</UserName><UserId>AIDACKCEVSQ6C2EXAMPLE</UserId>\
          <Arn>arn:aws:iam::123456789012:user/alice</Arn><CreateDate>2020-01-01T00:00:00Z</CreateDate>\
-         <PasswordLastUsed>2026-11-20T10:00:00Z</PasswordLastUsed></User>",
+         <PasswordLastUsed>2026-11-20T10:00:00Z</PasswordLastUsed>\
+         <Tags><member><Key>iam-sweeper:exempt</Key><Value>true</Value></member></Tags></User>",
     );
     let refused = every_cut(&whole, async |a: &AwsAccount| {
-        a.password_last_used("alice").await
+        a.user("alice").await
     })
     .await;
     assert!(refused > 0);
@@ -99,7 +100,7 @@ async fn an_empty_or_foreign_get_user_is_refused() {
         "<User><Path>/</Path><UserName>alice</UserName><UserId>AIDA</UserId><Arn>arn:aws:iam::123456789012:user/alice</Arn></User>".to_string(),
     ] {
         let body = Arc::new(Mutex::new(doc("GetUser", &result).into_bytes()));
-        let got = account(body).password_last_used("alice").await;
+        let got = account(body).user("alice").await;
         assert!(got.is_err(), "{result}: {got:?}");
     }
 }

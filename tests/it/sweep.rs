@@ -170,6 +170,7 @@ fn settings(mode: Mode) -> Settings {
             report_wait_seconds: 30,
             concurrency: 4,
             paged_reads: false,
+            ..Runtime::default()
         },
     }
 }
@@ -374,11 +375,13 @@ async fn enforce_rechecks_then_deactivates_deletes_key_and_deletes_password_with
     assert!(a.live("ivan").unwrap().login_profile.is_some());
     assert_eq!(a.live("pat").unwrap().login_profile, None);
     // The re-checks: keys listed and their last use read for the two key actions, the login
-    // profile and the user read for the password.
+    // profile and the user read for the password; before each action the user's tags are read
+    // twice, from GetUser and ListUserTags (the password's GetUser serves both).
     assert_eq!(a.calls("ListAccessKeys"), 2);
     assert_eq!(a.calls("GetAccessKeyLastUsed"), 2);
     assert_eq!(a.calls("GetLoginProfile"), 1);
-    assert_eq!(a.calls("GetUser"), 1);
+    assert_eq!(a.calls("GetUser"), 3);
+    assert_eq!(a.calls("ListUserTags"), 3);
     assert_eq!(a.calls("Publish"), 1);
 }
 
@@ -1062,9 +1065,10 @@ async fn paged_reads_decide_exactly_as_per_user_reads_in_fewer_calls() {
     );
     for a in [&per_user, &paged] {
         // A ListUserTags for each of the 7 actions that pass their re-check, a GetUser and a
-        // GetLoginProfile per password, no account-wide read.
+        // GetLoginProfile per password, a GetUser (the second read of the tags) per key action
+        // that passes its re-check, no account-wide read.
         assert_eq!(a.calls("ListUserTags"), 7);
-        assert_eq!(a.calls("GetUser"), 3);
+        assert_eq!(a.calls("GetUser"), 8);
         assert_eq!(a.calls("GetLoginProfile"), 3);
         assert_eq!(a.calls("GetAccountAuthorizationDetails"), 0);
         assert_eq!(a.calls("ListUsers"), 0);
