@@ -311,3 +311,102 @@ pub fn account_id<'a>(arns: impl IntoIterator<Item = &'a str>) -> Option<String>
         (parts.len() == 6 && !parts[4].is_empty()).then(|| parts[4].to_string())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{Mode, Policy};
+    use crate::core::event::Trigger;
+    use crate::core::outcome::Detail;
+    use crate::core::report::{AccessKeyColumns, Record};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000, 0).expect("a time")
+    }
+
+    /// A user whose key was last used `days` ago (stale and due at 120, upcoming at 85).
+    fn user(name: &str, days: i64) -> Record {
+        let at = |d: i64| Some(now() - chrono::Duration::days(d));
+        Record {
+            user: name.into(),
+            arn: format!("arn:aws:iam::123456789012:user/{name}"),
+            user_creation_time: at(400),
+            password_enabled: Some(false),
+            password_last_used: None,
+            password_last_changed: None,
+            password_next_rotation: None,
+            mfa_active: Some(false),
+            access_keys: [
+                AccessKeyColumns {
+                    active: Some(true),
+                    last_rotated: at(300),
+                    last_used_date: at(days),
+                    last_used_region: None,
+                    last_used_service: None,
+                },
+                AccessKeyColumns::default(),
+            ],
+            certs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_bounded_result_keeps_what_matters_and_counts_the_rest() {
+        let policy = Policy {
+            mode: Mode::Report,
+            ..Policy::default()
+        };
+        // 3 merely stale users first, then 2 due for an action.
+        let records: Vec<Record> = [("a", 40), ("b", 40), ("c", 40), ("d", 120), ("e", 120)]
+            .iter()
+            .map(|(n, d)| user(n, *d))
+            .collect();
+        let findings = crate::core::rules::evaluate(&records, &policy, now());
+        let actions: Vec<Outcome> = findings
+            .iter()
+            .filter(|f| f.planned())
+            .map(|f| Outcome::not_taken(f, Detail::ReportMode))
+            .collect();
+        let report = RunReport {
+            audit: Audit::from_findings(findings, &policy, now()),
+            account_id: None,
+            invocation: Invocation {
+                trigger: Trigger::OnDemand,
+                mode: Mode::Report,
+                dry_run_requested: false,
+                as_of: None,
+            },
+            report_generated_time: None,
+            action_counts: ActionCounts::of(&actions),
+            actions,
+            tag_errors: Vec::new(),
+            problems: Vec::new(),
+            published_message_id: None,
+            omitted: Omitted::default(),
+        };
+        let whole = report.clone().bounded(10);
+        assert_eq!(whole.audit.findings.len(), 5);
+        assert_eq!(whole.omitted, Omitted::default());
+
+        let bounded = report.bounded(1);
+        assert_eq!(bounded.audit.findings.len(), 1);
+        assert!(
+            bounded.audit.findings[0].planned(),
+            "actionable findings come first"
+        );
+        assert_eq!(bounded.actions.len(), 1);
+        assert_eq!(
+            bounded.omitted,
+            Omitted {
+                findings: 4,
+                actions: 1
+            }
+        );
+        assert_eq!(
+            bounded.audit.counts.findings, 5,
+            "the counts keep every finding"
+        );
+        let json = serde_json::to_value(&bounded).expect("JSON");
+        assert_eq!(json["omitted"]["findings"], 4);
+    }
+}
