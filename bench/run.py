@@ -186,9 +186,11 @@ PEER_ENFORCE = """    actions:
 """
 
 # Ours restricted to the same rule: only keys unused for more than 90 days are deactivated;
-# passwords are reported but not deleted, and the initial-setup-key rule is out of reach.
+# passwords are reported but not deleted, and the initial-setup-key rule is out of reach. Reads
+# are the defaults (per user, PAGED_READS=false): every action re-checked live, its user's tags
+# read right before it.
 SAME_RULE = {"DELETE_PASSWORDS": "false", "INITIAL_KEY_GRACE_DAYS": "36500",
-             "STALE_AFTER_DAYS": "90", "DISABLE_AFTER_DAYS": "90", "PAGED_READS": "true"}
+             "STALE_AFTER_DAYS": "90", "DISABLE_AFTER_DAYS": "90"}
 
 # Tags and password use read in account-wide pages, as the floor of (c) assumes (off by default:
 # the role then needs two more permissions).
