@@ -13,9 +13,12 @@
 //!   logging.rs       JSON logs in Lambda, text locally
 //!   core/            pure: report parsing, config, rules, exemptions, event decoding,
 //!                    the action plan, re-check decisions, outcomes, the run report
-//!   render/          pure: the audit table, the summary mail, the metrics line
-//!   app/             orchestration over ports: the sweep, the action phase, the read strategy
-//!     ports.rs       the traits the run needs from AWS (report, IAM reads/actions, notifier)
+//!   render/          pure: the audit table, the summary mail, the metrics line, the Security
+//!                    Hub findings (asff.rs: ASFF documents)
+//!   app/             orchestration over ports: the sweep, the action phase, the read strategy,
+//!                    the Security Hub import (hub.rs: batches, pacing, closing fixed findings)
+//!     ports.rs       the traits the run needs from AWS (report, IAM reads/actions, notifier,
+//!                    Security Hub)
 //!   aws/             adapters: the only code that names the AWS SDK
 //!   testing/         (feature `test-support`) synthetic accounts, report writer, fake account
 //! ```
@@ -26,8 +29,10 @@
 //! the event is classified ([`core::event`]), the report fetched through
 //! [`app::ports::ReportSource`] and parsed ([`core::report`]), the rules evaluated
 //! ([`core::rules`]), tags read for exemptions ([`app::reads`]), the plan taken
-//! ([`app::act`], re-checking each credential with [`core::recheck`]), and the summary built
-//! ([`render::summary`]) and published through [`app::ports::Notifier`].
+//! ([`app::act`], re-checking each credential with [`core::recheck`]), the findings imported into
+//! Security Hub when `SECURITY_HUB=true` ([`app::hub`], documents from [`render::asff`], through
+//! [`app::ports::SecurityHub`]), and the summary built ([`render::summary`]) and published
+//! through [`app::ports::Notifier`].
 
 pub mod app;
 pub mod aws;

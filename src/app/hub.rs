@@ -57,14 +57,22 @@ pub async fn export<H: SecurityHub>(
     let Some(account) = report.account_id.as_deref() else {
         return Exported {
             problem: Some(Problem::SecurityHub {
+                region: hub.hub_region(),
                 not_imported: report.audit.findings.len(),
                 total: report.audit.findings.len(),
-                reasons: vec!["the account ID is unknown: the credential report names no ARN".into()],
+                reasons: vec![
+                    "the account ID is unknown: the credential report names no ARN".into(),
+                ],
             }),
             ..Exported::default()
         };
     };
-    let ctx = Context::new(account, &hub.hub_region(), now, report.audit.policy.cis_version);
+    let ctx = Context::new(
+        account,
+        &hub.hub_region(),
+        now,
+        report.audit.policy.cis_version,
+    );
     let mut docs = asff::documents(&report.audit.findings, &report.actions, &ctx);
     let mut reasons = Reasons::default();
 
@@ -122,7 +130,10 @@ pub async fn export<H: SecurityHub>(
         match answer {
             Ok(result) => {
                 let refused: HashSet<&str> = result.failed.iter().map(|f| f.id.as_str()).collect();
-                let accepted = batch.len().saturating_sub(refused.len()).min(result.succeeded);
+                let accepted = batch
+                    .len()
+                    .saturating_sub(refused.len())
+                    .min(result.succeeded);
                 imported += accepted;
                 not_imported += batch.len() - accepted;
                 closed += batch
@@ -156,6 +167,7 @@ pub async fn export<H: SecurityHub>(
         };
     }
     let problem = Problem::SecurityHub {
+        region: ctx.region.clone(),
         not_imported,
         total,
         reasons: reasons.named(),
@@ -230,7 +242,8 @@ pub fn batches(docs: &[Asff]) -> Vec<&[Asff]> {
     let (mut start, mut bytes) = (0, ENVELOPE);
     for (i, d) in docs.iter().enumerate() {
         let size = asff::size(d) + 1;
-        if i > start && (i - start == asff::MAX_BATCH_FINDINGS || bytes + size > asff::MAX_BATCH_BYTES)
+        if i > start
+            && (i - start == asff::MAX_BATCH_FINDINGS || bytes + size > asff::MAX_BATCH_BYTES)
         {
             out.push(&docs[start..i]);
             (start, bytes) = (i, ENVELOPE);
@@ -285,7 +298,13 @@ impl Reasons {
             .0
             .iter()
             .take(NAMED_REASONS)
-            .map(|(r, n)| if *n > 1 { format!("{r} ({n} times)") } else { r.clone() })
+            .map(|(r, n)| {
+                if *n > 1 {
+                    format!("{r} ({n} times)")
+                } else {
+                    r.clone()
+                }
+            })
             .collect();
         let more = self.0.len().saturating_sub(NAMED_REASONS);
         if more > 0 {
@@ -322,7 +341,10 @@ mod tests {
         let all: Vec<Asff> = docs(1_000).into_iter().take(250).collect();
         assert_eq!(all.len(), 250);
         let b = batches(&all);
-        assert_eq!(b.iter().map(|b| b.len()).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(
+            b.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
         let flat: Vec<&Asff> = b.iter().flat_map(|b| b.iter()).collect();
         assert!(flat.iter().zip(&all).all(|(a, b)| *a == b));
         assert!(batches(&[]).is_empty());

@@ -8,6 +8,7 @@
 
 use aws_sdk_iam::config::interceptors::AfterDeserializationInterceptorContextRef;
 use aws_sdk_iam::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 /// The interceptor added to every client (IAM and SNS speak the same XML query protocol).
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,13 +23,51 @@ impl Intercept for WholeDocument {
         &self,
         context: &AfterDeserializationInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        match context.response().body().bytes() {
-            Some(body) => check(body).map_err(Into::into),
-            None => Ok(()),
+        let Some(body) = context.response().body().bytes() else {
+            return Ok(());
+        };
+        check(body)?;
+        if context.response().status().is_success()
+            && let Some(op) = cfg.load::<Metadata>()
+        {
+            has_required(op.name(), body)?;
+        }
+        Ok(())
+    }
+}
+
+/// The members a successful answer always carries, by operation, that the SDK would otherwise
+/// fill with an empty default when they are missing (an empty tag list, no keys, no user).
+fn required_members(operation: &str) -> &'static [&'static str] {
+    match operation {
+        "ListUserTags" => &["Tags"],
+        "ListAccessKeys" => &["AccessKeyMetadata"],
+        "GetUser" => &["User"],
+        "GetLoginProfile" => &["LoginProfile"],
+        "GetAccessKeyLastUsed" => &["AccessKeyLastUsed", "UserName"],
+        "ListUsers" => &["Users"],
+        "GetCredentialReport" => &["Content"],
+        _ => &[],
+    }
+}
+
+/// Checks that a successful answer to `operation` carries the members it always carries.
+pub fn has_required(operation: &str, body: &[u8]) -> Result<(), Incomplete> {
+    for member in required_members(operation) {
+        let open = format!("<{member}");
+        let found = body
+            .windows(open.len() + 1)
+            .any(|w| w.starts_with(open.as_bytes()) && matches!(w[open.len()], b'>' | b'/' | b' '));
+        if !found {
+            return Err(Incomplete::MissingMember {
+                operation: operation.to_string(),
+                member,
+            });
         }
     }
+    Ok(())
 }
 
 /// Why an answer's document is not whole.
@@ -36,6 +75,13 @@ impl Intercept for WholeDocument {
 pub enum Incomplete {
     #[error("the answer is not an XML document (it does not start with an element)")]
     NoRoot,
+    #[error(
+        "the {operation} answer has no {member}, which IAM always sends; nothing is decided on it"
+    )]
+    MissingMember {
+        operation: String,
+        member: &'static str,
+    },
     #[error(
         "the answer was cut short: its document does not end with </{0}>; nothing is decided on it"
     )]
@@ -142,6 +188,22 @@ mod tests {
                 String::from_utf8_lossy(cut)
             );
         }
+    }
+
+    #[test]
+    fn an_answer_without_a_member_iam_always_sends_is_refused() {
+        let tags = b"<ListUserTagsResponse><ListUserTagsResult><IsTruncated>false</IsTruncated></ListUserTagsResult></ListUserTagsResponse>";
+        assert!(matches!(
+            has_required("ListUserTags", tags),
+            Err(Incomplete::MissingMember { member: "Tags", .. })
+        ));
+        assert_eq!(has_required("ListUserTags", b"<X><Tags/></X>"), Ok(()));
+        assert_eq!(
+            has_required("ListUserTags", b"<X><Tags></Tags></X>"),
+            Ok(())
+        );
+        assert!(has_required("ListUserTags", b"<X><TagsX/></X>").is_err());
+        assert_eq!(has_required("UpdateAccessKey", b"<X/>"), Ok(()));
     }
 
     #[test]

@@ -49,9 +49,9 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// Loads the shared SDK config from the standard AWS environment.
 ///
 /// Credentials, region and endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`,
-/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_SECURITYHUB`) come from aws-config's usual chain. On top of that it sets adaptive
-/// retry with [`MAX_ATTEMPTS`] attempts and explicit timeouts, because the SDK's defaults have no
-/// operation timeout at all.
+/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_SECURITYHUB`) come from aws-config's usual chain.
+/// On top of that it sets adaptive retry with [`MAX_ATTEMPTS`] attempts and explicit timeouts,
+/// because the SDK's defaults have no operation timeout at all.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     let region = RegionProviderChain::default_provider().or_else(FALLBACK_REGION);
     aws_config::defaults(BehaviorVersion::latest())

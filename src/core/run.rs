@@ -222,6 +222,8 @@ pub enum Problem {
     /// of fixed credentials could not be closed: `not_imported` of `total` documents were not
     /// accepted, and `reasons` say why (the first few, each once).
     SecurityHub {
+        /// The region imported into (the function's).
+        region: String,
         not_imported: usize,
         total: usize,
         reasons: Vec<String>,
@@ -249,13 +251,14 @@ impl fmt::Display for Problem {
             ),
             Problem::NotPublished(e) => f.write_str(e),
             Problem::SecurityHub {
+                region,
                 not_imported,
                 total,
                 reasons,
             } => write!(
                 f,
                 "Security Hub: {not_imported} of {total} finding(s) not imported ({}); check that \
-                 Security Hub is enabled in this account and region and that the function's role \
+                 Security Hub is enabled in this account in {region} and that the function's role \
                  allows securityhub:BatchImportFindings and securityhub:GetFindings",
                 reasons.join("; ")
             ),

@@ -31,8 +31,7 @@ use crate::core::plan::undo_command;
 /// The ASFF schema version every document declares.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
 /// The finding type: a check against the CIS AWS Foundations Benchmark.
-pub const CIS_TYPE: &str =
-    "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark";
+pub const CIS_TYPE: &str = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark";
 /// The product name shown in Security Hub (a custom integration may set it).
 pub const PRODUCT_NAME: &str = "iam-sweeper";
 /// Prefix of every `Id`, `GeneratorId` and `ProductFields` key of this tool.
@@ -607,14 +606,16 @@ fn description(f: &Finding, rule: RuleId, outcome: Option<&Outcome>, state: Stat
         .map_or(String::new(), |c| format!(" {c}"));
     let mut parts = Vec::new();
     let what = credential_words(f.credential);
-    parts.push(match (f.last_activity, f.last_activity_source, f.idle_days) {
-        (Some(at), Some(source), Some(days)) => format!(
-            "The {what} of {} was last active {} ({source}), {days} days ago.",
-            f.user,
-            day(at)
-        ),
-        _ => format!("The report shows no activity for the {what} of {}.", f.user),
-    });
+    parts.push(
+        match (f.last_activity, f.last_activity_source, f.idle_days) {
+            (Some(at), Some(source), Some(days)) => format!(
+                "The {what} of {} was last active {} ({source}), {days} days ago.",
+                f.user,
+                day(at)
+            ),
+            _ => format!("The report shows no activity for the {what} of {}.", f.user),
+        },
+    );
     parts.push(match rule {
         RuleId::UnusedCredentials => format!(
             "CIS AWS Foundations Benchmark v{version}{control} asks that credentials unused for {} days or more be disabled.",
@@ -720,7 +721,10 @@ fn recommendation(f: &Finding, rule: RuleId, outcome: Option<&Outcome>, state: S
             fix_command(f, key_id)
         ),
         State::Open if rule == RuleId::RootAccessKey => {
-            format!("Remove the root user's access key: {}", fix_command(f, key_id))
+            format!(
+                "Remove the root user's access key: {}",
+                fix_command(f, key_id)
+            )
         }
         State::Open => {
             let undo = undo_command(f.action, &f.user, key_id)
@@ -761,15 +765,27 @@ fn product_fields(
     if let Some(t) = f.last_activity {
         field(&mut m, "lastActivity", &timestamp(t));
     }
-    field(&mut m, "lastActivitySource", f.last_activity_source.unwrap_or(""));
+    field(
+        &mut m,
+        "lastActivitySource",
+        f.last_activity_source.unwrap_or(""),
+    );
     if let Some(d) = f.idle_days {
         field(&mut m, "idleDays", &d.to_string());
     }
     if let Some(t) = f.disable_on {
         field(&mut m, "disableOn", &timestamp(t));
     }
-    field(&mut m, "lastUsedService", f.last_used_service.as_deref().unwrap_or(""));
-    field(&mut m, "lastUsedRegion", f.last_used_region.as_deref().unwrap_or(""));
+    field(
+        &mut m,
+        "lastUsedService",
+        f.last_used_service.as_deref().unwrap_or(""),
+    );
+    field(
+        &mut m,
+        "lastUsedRegion",
+        f.last_used_region.as_deref().unwrap_or(""),
+    );
     field(&mut m, "action", f.action.as_str());
     let status = match (state, outcome) {
         (State::Exempt, None) => "exempt",
@@ -779,7 +795,11 @@ fn product_fields(
     field(&mut m, "status", status);
     if let Some(o) = outcome {
         field(&mut m, "taken", o.taken.map_or("", Action::as_str));
-        field(&mut m, "accessKeyId", o.access_key_id.as_deref().unwrap_or(""));
+        field(
+            &mut m,
+            "accessKeyId",
+            o.access_key_id.as_deref().unwrap_or(""),
+        );
         field(
             &mut m,
             "detail",
@@ -1048,7 +1068,10 @@ mod tests {
         let gens: Vec<&str> = docs.iter().map(|d| d.generator_id.as_str()).collect();
         assert_eq!(
             gens,
-            ["iam-sweeper/unused-credentials", "iam-sweeper/initial-setup-key"]
+            [
+                "iam-sweeper/unused-credentials",
+                "iam-sweeper/initial-setup-key"
+            ]
         );
         assert_eq!(
             docs[0].compliance.related_requirements,
@@ -1164,7 +1187,10 @@ mod tests {
         assert_eq!(fields["iam-sweeper/exemptionValue"], "2027-01-31");
         assert_eq!(fields["iam-sweeper/exemptionExpires"], "2027-01-31");
         assert_eq!(fields["iam-sweeper/status"], "exempt");
-        assert!(doc.description.contains("Exempt (tag iam-sweeper:exempt=2027-01-31)"));
+        assert!(
+            doc.description
+                .contains("Exempt (tag iam-sweeper:exempt=2027-01-31)")
+        );
 
         let by_name = Policy {
             exempt_users: crate::core::exemption::ExemptUsers::parse("user-0000*").unwrap(),
@@ -1264,6 +1290,9 @@ mod tests {
             assert_eq!(rule_of(&generator_id(r)), Some(r));
         }
         assert_eq!(rule_of("someone-else/unused-credentials"), None);
-        assert_eq!(credential_label(Credential::AccessKey(Slot::Two)), "access_key_2");
+        assert_eq!(
+            credential_label(Credential::AccessKey(Slot::Two)),
+            "access_key_2"
+        );
     }
 }

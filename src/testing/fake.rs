@@ -4,7 +4,9 @@
 //! users with access keys (ID, status, creation, last use), a login profile, password use and
 //! tags. Reads answer from the live state, actions change it, and every call is counted by
 //! operation name. Faults are injected per operation (and optionally per user): an error
-//! returned instead of the answer, before or after the change is applied.
+//! returned instead of the answer, before or after the change is applied. Security Hub keeps the
+//! imported findings by ID and answers `GetFindings` with AWS's filters (product, generator,
+//! active), a page at a time; an import or a listing can be made to fail.
 //!
 //! ```
 //! # use iam_sweeper::testing::fake::FakeAccount;
@@ -20,12 +22,12 @@ use chrono::{DateTime, Utc};
 
 use crate::app::ports::{
     Asff, FetchError, FetchedReport, FindingsPage, HubError, IamActions, IamError, IamPagedReads,
-    IamReads, ImportFailure, ImportResult, KeyStatus, LiveKey, LiveUser, Message, Notifier, OpenFinding,
-    PublishError, ReportSource, SecurityHub, Tags,
+    IamReads, ImportFailure, ImportResult, KeyStatus, LiveKey, LiveUser, Message, Notifier,
+    OpenFinding, PublishError, ReportSource, SecurityHub, Tags,
 };
-use crate::render::asff::RecordState;
 use crate::core::finding::Slot;
 use crate::core::report::Record;
+use crate::render::asff::RecordState;
 use crate::testing::report::render;
 
 /// One live access key.
@@ -613,11 +615,7 @@ impl SecurityHub for FakeAccount {
                 generator_id: d.generator_id.clone(),
                 title: Some(d.title.clone()),
                 created_at: Some(d.created_at.clone()),
-                resources: d
-                    .resources
-                    .iter()
-                    .map(|r| (r.kind, r.id.clone()))
-                    .collect(),
+                resources: d.resources.iter().map(|r| (r.kind, r.id.clone())).collect(),
             })
             .collect();
         let next_token = (start + size < matching.len()).then(|| (start + size).to_string());

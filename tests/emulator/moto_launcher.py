@@ -25,6 +25,11 @@ endpoints under ``/_seed/``:
   POST /_seed/calls/reset    zero those counts and timings
   GET  /_seed/health         {"ok": true}
 
+Security Hub is made faithful to AWS in one respect: BatchImportFindings and GetFindings
+answer InvalidAccessException until EnableSecurityHub was called for the account and region
+(moto 5.2.5 accepts them regardless). Its REST-JSON calls are counted by their path
+("SECURITYHUB.BatchImportFindings", ...).
+
 moto's own ``/moto-api/reset`` and ``/moto-api/data.json`` keep working; a reset
 also clears this launcher's pending mutations, failure injections, report override
 and counters.
@@ -83,6 +88,42 @@ IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 # SigV4: "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/iam/aws4_request, ..."
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+# Security Hub speaks REST-JSON: the action is the method and path, not Action= or X-Amz-Target.
+_SECURITYHUB_ACTIONS = {
+    ("POST", "/findings/import"): "BatchImportFindings",
+    ("POST", "/findings"): "GetFindings",
+    ("POST", "/accounts"): "EnableSecurityHub",
+    ("GET", "/accounts"): "DescribeHub",
+    ("DELETE", "/accounts"): "DisableSecurityHub",
+}
+_securityhub_checked = False
+
+
+def require_securityhub_enabled() -> None:
+    """Make BatchImportFindings and GetFindings refuse an account and region where Security Hub
+    is not enabled, as AWS does (InvalidAccessException, HTTP 401). Installed on the first
+    Security Hub call, so that startup does not import moto's Security Hub."""
+    global _securityhub_checked
+    if _securityhub_checked:
+        return
+    _securityhub_checked = True
+    from moto.securityhub.exceptions import SecurityHubClientError
+    from moto.securityhub.models import SecurityHubBackend
+
+    def refuse_unless_enabled(method: Callable) -> Callable:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not self.enabled:
+                raise SecurityHubClientError(
+                    "InvalidAccessException",
+                    f"Account {self.account_id} is not subscribed to AWS Security Hub",
+                )
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    for name in ("batch_import_findings", "get_findings"):
+        setattr(SecurityHubBackend, name, refuse_unless_enabled(getattr(SecurityHubBackend, name)))
 
 
 # --------------------------------------------------------------------------------------
@@ -333,6 +374,10 @@ class SeedingMiddleware:
                 params[k] = v[0]
 
         action = params.get("Action")
+        if action is None and service == "securityhub":
+            require_securityhub_enabled()
+            key = (environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "").rstrip("/"))
+            action = _SECURITYHUB_ACTIONS.get(key)
         if action is None:  # JSON protocol: X-Amz-Target: AmazonSQS.ReceiveMessage
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target:

@@ -22,7 +22,7 @@ const TRACE_ID: &str = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af
 
 /// What the binary posted back for an invocation.
 #[derive(Debug)]
-enum Posted {
+pub(crate) enum Posted {
     Response(Value),
     Error {
         error_type: Option<String>,
@@ -32,15 +32,25 @@ enum Posted {
 }
 
 /// The stub Runtime API: serves one event, then holds every further `/next`.
-struct RuntimeApi {
+pub(crate) struct RuntimeApi {
     port: u16,
     server: Arc<Server>,
     posted: Receiver<(String, Posted)>,
+    /// When the invocation was handed out (the answer to the first `/next`).
+    pub(crate) handed_out: Arc<Mutex<Option<std::time::Instant>>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl RuntimeApi {
-    fn start(event: Vec<u8>) -> RuntimeApi {
+    pub(crate) fn start(event: Vec<u8>) -> RuntimeApi {
+        Self::start_with_deadline(event, Duration::from_secs(300))
+    }
+
+    /// As [`RuntimeApi::start`], with the invocation's deadline `deadline_in` after it is handed
+    /// out (`Lambda-Runtime-Deadline-Ms`).
+    pub(crate) fn start_with_deadline(event: Vec<u8>, deadline_in: Duration) -> RuntimeApi {
+        let handed_out = Arc::new(Mutex::new(None));
+        let handed = Arc::clone(&handed_out);
         let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
         let port = server.server_addr().to_ip().expect("an IP address").port();
         let (tx, posted) = mpsc::channel();
@@ -62,7 +72,8 @@ impl RuntimeApi {
                         .duration_since(UNIX_EPOCH)
                         .unwrap()
                         .as_millis()
-                        + 300_000;
+                        + deadline_in.as_millis();
+                    *handed.lock().unwrap() = Some(std::time::Instant::now());
                     let header = |k: &str, v: &str| Header::from_bytes(k, v).unwrap();
                     let resp = Response::from_data(event.clone())
                         .with_header(header("Content-Type", "application/json"))
@@ -119,17 +130,23 @@ impl RuntimeApi {
             port,
             server,
             posted,
+            handed_out,
             thread: Some(thread),
         }
     }
 
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// The first thing the binary posts back (or why nothing came).
-    fn first_post(&self, child: &mut Child) -> (String, Posted) {
-        let until = std::time::Instant::now() + Duration::from_secs(180);
+    pub(crate) fn first_post(&self, child: &mut Child) -> (String, Posted) {
+        self.first_post_within(child, Duration::from_secs(180))
+    }
+
+    /// The first thing the binary posts back within `limit` (or why nothing came).
+    pub(crate) fn first_post_within(&self, child: &mut Child, limit: Duration) -> (String, Posted) {
+        let until = std::time::Instant::now() + limit;
         loop {
             match self.posted.recv_timeout(Duration::from_millis(200)) {
                 Ok((_, Posted::InitError(body))) => panic!("the runtime failed to start: {body}"),
@@ -141,7 +158,7 @@ impl RuntimeApi {
             }
             assert!(
                 std::time::Instant::now() < until,
-                "no result posted within 180 s"
+                "no result posted within {limit:?}"
             );
         }
     }
@@ -156,7 +173,7 @@ impl Drop for RuntimeApi {
     }
 }
 
-fn scheduled_event() -> Vec<u8> {
+pub(crate) fn scheduled_event() -> Vec<u8> {
     std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/events/scheduled.json"
@@ -165,7 +182,7 @@ fn scheduled_event() -> Vec<u8> {
 }
 
 /// The binary as Lambda starts it, pointed at the stub and the emulator.
-fn lambda_process(api: &RuntimeApi, endpoint: &str, env: &[(&str, &str)]) -> Child {
+pub(crate) fn lambda_process(api: &RuntimeApi, endpoint: &str, env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-sweeper"));
     crate::support::emulator::sweeper_env(&mut cmd, endpoint);
     cmd.env_remove("RUST_LOG")
@@ -188,12 +205,12 @@ fn lambda_process(api: &RuntimeApi, endpoint: &str, env: &[(&str, &str)]) -> Chi
 }
 
 /// Collects a pipe's lines on a thread.
-fn lines(pipe: impl Read + Send + 'static) -> JoinHandle<Vec<String>> {
+pub(crate) fn lines(pipe: impl Read + Send + 'static) -> JoinHandle<Vec<String>> {
     std::thread::spawn(move || BufReader::new(pipe).lines().map_while(Result::ok).collect())
 }
 
 /// Kills the process (it is waiting on `/next`) and returns its stdout and stderr lines.
-fn stop(
+pub(crate) fn stop(
     mut child: Child,
     out: JoinHandle<Vec<String>>,
     err: JoinHandle<Vec<String>>,

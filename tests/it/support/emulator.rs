@@ -23,7 +23,7 @@ pub struct Emulator {
 }
 
 /// The Python that has the pinned emulator environment.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("IAM_SWEEPER_PYTHON") {
         return p.into();
     }
