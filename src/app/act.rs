@@ -15,7 +15,6 @@ use tokio::time::Instant;
 use crate::app::Settings;
 use crate::app::budget::{Budget, CALLS_PER_ACTION};
 use crate::app::ports::{IamActions, IamError, IamReads, KeyStatus, LiveUser};
-use crate::app::sweep::{log_outcome, not_taken};
 use crate::core::config::{Mode, Policy};
 use crate::core::exemption;
 use crate::core::finding::{Action, Finding, Slot};
@@ -437,4 +436,30 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             }
         }
     }
+}
+
+/// One structured log event per action outcome.
+pub fn log_outcome(o: &Outcome) {
+    let status: &str = o.status.into();
+    let detail = o
+        .detail
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let key = o.access_key_id.as_deref().unwrap_or("");
+    let taken = o.taken.map_or("none", |a| a.as_str());
+    let undo = o.undo.as_deref().unwrap_or("");
+    if o.status == Status::Failed {
+        tracing::error!(target: "iam_sweeper::action", user = %o.user, credential = %o.credential, planned = %o.planned, taken, access_key_id = key, status, detail, "action failed");
+    } else {
+        tracing::info!(target: "iam_sweeper::action", user = %o.user, credential = %o.credential, planned = %o.planned, taken, access_key_id = key, status, detail, undo, "action");
+    }
+}
+
+/// Outcomes for findings that are planned but not attempted, one per plan entry.
+fn not_taken(planned: &[(&Finding, Planned)], why: &Detail) -> Vec<Outcome> {
+    planned
+        .iter()
+        .map(|(f, _)| Outcome::not_taken(f, why.clone()))
+        .collect()
 }

@@ -21,7 +21,6 @@ use crate::core::config::Policy;
 use crate::core::event::{self, EventError};
 use crate::core::exemption;
 use crate::core::finding::Finding;
-use crate::core::outcome::Outcome;
 use crate::core::report::{self, ReportError};
 use crate::core::rules;
 use crate::core::run::{self, ActionCounts, Counter, Problem, RunReport};
@@ -250,24 +249,6 @@ fn log_finding(f: &Finding) {
     );
 }
 
-/// One structured log event per action outcome.
-pub fn log_outcome(o: &Outcome) {
-    let status: &str = o.status.into();
-    let detail = o
-        .detail
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let key = o.access_key_id.as_deref().unwrap_or("");
-    let taken = o.taken.map_or("none", |a| a.as_str());
-    let undo = o.undo.as_deref().unwrap_or("");
-    if o.status == crate::core::outcome::Status::Failed {
-        tracing::error!(target: "iam_sweeper::action", user = %o.user, credential = %o.credential, planned = %o.planned, taken, access_key_id = key, status, detail, "action failed");
-    } else {
-        tracing::info!(target: "iam_sweeper::action", user = %o.user, credential = %o.credential, planned = %o.planned, taken, access_key_id = key, status, detail, undo, "action");
-    }
-}
-
 /// The run's counters as one JSON object, from the one list of counters.
 fn counters(r: &RunReport) -> serde_json::Value {
     use strum::IntoEnumIterator;
@@ -287,15 +268,4 @@ fn log_run(r: &RunReport) {
         problems = %problems(r),
         "run finished"
     );
-}
-
-/// Outcomes for findings that are planned but not attempted, one per plan entry.
-pub(crate) fn not_taken(
-    planned: &[(&Finding, crate::core::plan::Planned)],
-    why: &crate::core::outcome::Detail,
-) -> Vec<Outcome> {
-    planned
-        .iter()
-        .map(|(f, _)| Outcome::not_taken(f, why.clone()))
-        .collect()
 }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::finding::RuleId;
+use crate::core::rule_id::RuleId;
 
 /// A version of the CIS AWS Foundations Benchmark.
 #[derive(

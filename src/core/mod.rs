@@ -19,5 +19,6 @@ pub mod outcome;
 pub mod plan;
 pub mod recheck;
 pub mod report;
+pub mod rule_id;
 pub mod rules;
 pub mod run;
