@@ -606,14 +606,17 @@ fn description(f: &Finding, rule: RuleId, outcome: Option<&Outcome>, state: Stat
         .map_or(String::new(), |c| format!(" {c}"));
     let mut parts = Vec::new();
     let what = credential_words(f.credential);
+    let whose = match f.credential {
+        Credential::RootAccessKey(_) => "the root user".to_string(),
+        _ => format!("IAM user {}", f.user),
+    };
     parts.push(
         match (f.last_activity, f.last_activity_source, f.idle_days) {
             (Some(at), Some(source), Some(days)) => format!(
-                "The {what} of {} was last active {} ({source}), {days} days ago.",
-                f.user,
+                "The {what} of {whose} was last active on {} ({source}), {days} days ago.",
                 day(at)
             ),
-            _ => format!("The report shows no activity for the {what} of {}.", f.user),
+            _ => format!("The report shows no activity for the {what} of {whose}."),
         },
     );
     parts.push(match rule {

@@ -678,11 +678,15 @@ async fn password_last_used_reads_get_user() {
     let client = iam_client(&[&used, &never]);
 
     assert_eq!(
-        iam::user(&client, "alice").await.map(|u| u.password_last_used),
+        iam::user(&client, "alice")
+            .await
+            .map(|u| u.password_last_used),
         Ok(Some(utc(2025, 3, 4, 5, 6, 7)))
     );
     assert_eq!(
-        iam::user(&client, "alice").await.map(|u| u.password_last_used),
+        iam::user(&client, "alice")
+            .await
+            .map(|u| u.password_last_used),
         Ok(None)
     );
 }

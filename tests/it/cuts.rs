@@ -84,10 +84,7 @@ async fn cut_get_user_never_reads_as_never_used_or_untagged() {
          <PasswordLastUsed>2026-11-20T10:00:00Z</PasswordLastUsed>\
          <Tags><member><Key>iam-sweeper:exempt</Key><Value>true</Value></member></Tags></User>",
     );
-    let refused = every_cut(&whole, async |a: &AwsAccount| {
-        a.user("alice").await
-    })
-    .await;
+    let refused = every_cut(&whole, async |a: &AwsAccount| a.user("alice").await).await;
     assert!(refused > 0);
 }
 

@@ -133,6 +133,10 @@ const USER_ACTIONS: [&str; 8] = [
 /// when the `PagedReads` parameter allows them (see `paged_reads_are_granted_only_when_allowed`).
 const PAGED_ACTIONS: [&str; 1] = ["iam:GetAccountAuthorizationDetails"];
 
+/// Security Hub: import findings and list this tool's open ones; granted only when the
+/// `SecurityHub` parameter is on (see `security_hub_is_granted_only_when_on`).
+const HUB_ACTIONS: [&str; 2] = ["securityhub:BatchImportFindings", "securityhub:GetFindings"];
+
 /// Everything else the function may do: publish the summary (and use the topic's key), send a
 /// failed event to its queue, write its logs.
 const OTHER_ACTIONS: [&str; 6] = [
@@ -157,6 +161,8 @@ fn the_role_grants_exactly_the_needed_actions() {
             assert!(!a.contains('*'), "wildcard action {a}");
             if a.starts_with("iam:") {
                 assert!(iam_actions.insert(a.clone()), "{a} granted twice");
+            } else if HUB_ACTIONS.contains(&a.as_str()) {
+                assert_eq!(actions.len(), 1, "{a} in a statement of its own");
             } else {
                 assert!(OTHER_ACTIONS.contains(&a.as_str()), "unexpected action {a}");
             }
@@ -179,6 +185,8 @@ fn the_role_grants_exactly_the_needed_actions() {
                 "only the paged reads"
             );
             assert_eq!(resource.as_str(), Some("*"));
+        } else if actions.iter().any(|a| HUB_ACTIONS.contains(&a.as_str())) {
+            // Checked in security_hub_is_granted_only_when_on.
         } else if actions.iter().any(|a| a.starts_with("iam:")) {
             assert!(
                 actions.iter().all(|a| USER_ACTIONS.contains(&a.as_str())),
@@ -220,6 +228,42 @@ fn the_role_grants_exactly_the_needed_actions() {
     assert!(
         f["Properties"]["Policies"].is_null(),
         "no SAM policy templates beside the explicit role"
+    );
+}
+
+#[test]
+fn security_hub_is_granted_only_when_on() {
+    let t = template();
+    let role = resource(&t, "FunctionRole");
+    let conditional: Vec<(&Value, &Value)> =
+        role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("Statement")
+            .iter()
+            .filter_map(|s| {
+                let (tag, args) = tagged(s)?;
+                let sid = args[1]["Sid"].as_str()?;
+                (tag == "If" && sid.starts_with("SecurityHub")).then_some((&args[0], &args[1]))
+            })
+            .map(|(cond, st)| (cond, st))
+            .collect();
+    assert_eq!(conditional.len(), 2, "import and list, each under !If");
+    let mut granted = Vec::new();
+    for (cond, st) in conditional {
+        assert_eq!(cond.as_str(), Some("EnableSecurityHub"));
+        granted.extend(strings(&st["Action"]));
+    }
+    granted.sort();
+    assert_eq!(granted, HUB_ACTIONS);
+    let (tag, cond) = tagged(&t["Conditions"]["EnableSecurityHub"]).expect("!Equals");
+    assert_eq!(tag, "Equals");
+    assert!(is_ref(&cond[0], "SecurityHub"));
+    assert_eq!(cond[1].as_str(), Some("true"));
+    assert!(is_ref(&environment(&t)["SECURITY_HUB"], "SecurityHub"));
+    assert_eq!(
+        scalar(&t["Parameters"]["SecurityHub"]["Default"]).as_deref(),
+        Some("false"),
+        "off by default"
     );
 }
 
