@@ -245,7 +245,6 @@ fn security_hub_is_granted_only_when_on() {
                 let sid = args[1]["Sid"].as_str()?;
                 (tag == "If" && sid.starts_with("SecurityHub")).then_some((&args[0], &args[1]))
             })
-            .map(|(cond, st)| (cond, st))
             .collect();
     assert_eq!(conditional.len(), 2, "import and list, each under !If");
     let mut granted = Vec::new();
