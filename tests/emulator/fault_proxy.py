@@ -28,7 +28,8 @@ K times; default unlimited), "every": N (optional: fire on matches 1, 1+N, 1+2N,
 Rules are tried in order; each matching rule counts the request; the first that fires applies
 (one fault per request). Actions:
 
-  throttle      400 with IAM's Throttling error XML; not forwarded
+  throttle      400 with IAM's Throttling error XML (429 TooManyRequestsException JSON for a
+                REST-JSON service such as Security Hub); not forwarded
   error_before  "status" (default 403) and "code" (default AccessDenied), "message"; not forwarded
   error_after   forwarded (so IAM applies it), then answered "status" (500) "code" (ServiceFailure)
   reset_after   forwarded, then the client connection is closed with SO_LINGER 0 (RST), no answer
@@ -222,6 +223,11 @@ class Handler(BaseHTTPRequestHandler):
     def apply(self, rule: dict, body: bytes, entry: dict) -> None:
         action = rule["action"]
         if action == "throttle":
+            if entry["op"] is None:  # a REST-JSON service (Security Hub): its throttling error
+                entry["status"] = 429
+                return self.answer(429, b'{"Message": "Rate exceeded"}',
+                                   [("Content-Type", "application/json"),
+                                    ("x-amzn-ErrorType", "TooManyRequestsException")])
             entry["status"] = 400
             return self.answer(400, error_xml("Throttling", "Rate exceeded"), [("Content-Type", "text/xml")])
         if action == "error_before":

@@ -601,7 +601,7 @@ async fn a_what_if_run_leaves_security_hub_alone() {
 type HubState = BTreeMap<String, (String, String, String, String, String)>;
 
 /// A Security Hub client on the emulator, for setting it up and reading it back.
-async fn hub_client(e: &Emulator) -> aws_sdk_securityhub::Client {
+pub(crate) async fn hub_client(e: &Emulator) -> aws_sdk_securityhub::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(e.endpoint())
@@ -617,7 +617,7 @@ async fn hub_client(e: &Emulator) -> aws_sdk_securityhub::Client {
     aws_sdk_securityhub::Client::new(&config)
 }
 
-async fn enable_security_hub(e: &Emulator) {
+pub(crate) async fn enable_security_hub(e: &Emulator) {
     hub_client(e)
         .await
         .enable_security_hub()

@@ -1065,3 +1065,56 @@ async fn safer_events_a_scheduled_detail_asking_for_report_mode_changes_nothing(
     }
     c.finish(&last.unwrap_or_default());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Security Hub under throttling.
+// ---------------------------------------------------------------------------------------------
+
+/// A throttled `BatchImportFindings` is retried: the run still imports every finding and
+/// succeeds.
+#[tokio::test]
+async fn a_throttled_security_hub_import_is_retried() {
+    let b = Bench::start(vec![
+        stale_key_user("hub-key"),
+        stale_password_user("hub-pw"),
+    ])
+    .await;
+    crate::asff::enable_security_hub(&b.e).await;
+    b.p.rules(json!([
+        {"op": "*", "service": "securityhub", "match": "\"Findings\"", "times": 2, "action": "throttle"},
+    ]));
+    let (run, took) = b.p.invoke(
+        None,
+        &b.env(&[("MODE", "report"), ("SECURITY_HUB", "true")]),
+    );
+    let mut c = Checks::default();
+    c.check(run.code == Some(0), || "exit 0".into());
+    let hub: Vec<Value> =
+        b.p.requests()
+            .into_iter()
+            .filter(|r| r["service"] == "securityhub")
+            .collect();
+    let throttled = hub.iter().filter(|r| r["did"] == "throttle").count();
+    let imported = hub
+        .iter()
+        .filter(|r| r["did"] == "forward" && r["status"] == 200)
+        .count();
+    c.check(throttled == 2, || {
+        format!("{throttled} Security Hub calls throttled: {hub:?}")
+    });
+    c.check(imported >= 2, || {
+        format!("no import after the throttling: {hub:?}")
+    });
+    let findings = crate::asff::hub_client(&b.e)
+        .await
+        .get_findings()
+        .send()
+        .await
+        .expect("GetFindings")
+        .findings
+        .unwrap_or_default();
+    c.check(findings.len() >= 2, || {
+        format!("{} findings in Security Hub", findings.len())
+    });
+    c.finish(&context(&run, took));
+}
