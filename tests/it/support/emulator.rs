@@ -30,50 +30,67 @@ pub fn python() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
 
+/// A helper process of the tests (the emulator, the fault proxy) that prints `READY <port>` once
+/// it listens and exits when its standard input closes.
+pub struct Spawned {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    pub port: u16,
+}
+
+/// Starts `tests/emulator/<script>` with the pinned Python and `args`, and waits up to `wait` for
+/// `READY <port>`. Panics (failing the test) if it cannot: tests never skip.
+pub fn spawn_ready(what: &str, script: &str, args: &[String], wait: Duration) -> Spawned {
+    let python = python();
+    assert!(
+        python.exists(),
+        "the emulator's Python environment is missing at {}: run `make venv` (make test does it)",
+        python.display()
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/emulator")
+        .join(script);
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .arg("--exit-on-stdin-eof")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the {what} with {}: {e}", python.display()));
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(port) = line.strip_prefix("READY ") {
+                let _ = tx.send(port.trim().parse::<u16>().ok());
+            }
+        }
+    });
+    match rx.recv_timeout(wait) {
+        Ok(Some(port)) => Spawned { child, stdin, port },
+        other => {
+            let _ = child.kill();
+            panic!(
+                "the {what} did not start within {wait:?} ({other:?}); run it by hand: {} {} {}",
+                python.display(),
+                script.display(),
+                args.join(" ")
+            );
+        }
+    }
+}
+
 impl Emulator {
     /// Starts the emulator and waits for it to listen. Panics (failing the test) if it cannot.
     pub fn start() -> Emulator {
-        let python = python();
-        assert!(
-            python.exists(),
-            "the emulator's Python environment is missing at {}: run `make venv` (make test does it)",
-            python.display()
-        );
-        let launcher =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/moto_launcher.py");
-        let mut child = Command::new(&python)
-            .arg(&launcher)
-            .arg("--exit-on-stdin-eof")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the emulator with {}: {e}", python.display()));
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix("READY ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(port)) => port,
-            other => {
-                let _ = child.kill();
-                panic!(
-                    "the emulator did not start within 60 s ({other:?}); run it by hand: {} {}",
-                    python.display(),
-                    launcher.display()
-                );
-            }
-        };
+        let s = spawn_ready("emulator", "moto_launcher.py", &[], Duration::from_secs(60));
         Emulator {
-            child,
-            _stdin: stdin,
-            port,
+            child: s.child,
+            _stdin: s.stdin,
+            port: s.port,
         }
     }
 

@@ -7,14 +7,12 @@
 
 #![allow(dead_code)] // each test uses a different part
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::emulator::{Emulator, Run, python, sweeper_env};
+use super::emulator::{Emulator, Run, spawn_ready, sweeper_env};
 
 /// A running proxy; stopped when dropped.
 pub struct Proxy {
@@ -27,49 +25,16 @@ impl Proxy {
     /// Starts the proxy in front of `emulator` and waits for it to listen. Panics (failing the
     /// test) if it cannot.
     pub fn start(emulator: &Emulator) -> Proxy {
-        let python = python();
-        assert!(
-            python.exists(),
-            "the emulator's Python environment is missing at {}: run `make venv` (make test does it)",
-            python.display()
+        let s = spawn_ready(
+            "fault proxy",
+            "fault_proxy.py",
+            &[emulator.endpoint()],
+            Duration::from_secs(30),
         );
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/fault_proxy.py");
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .arg(emulator.endpoint())
-            .arg("--exit-on-stdin-eof")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the proxy with {}: {e}", python.display()));
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix("READY ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(port)) => port,
-            other => {
-                let _ = child.kill();
-                panic!(
-                    "the fault proxy did not start within 30 s ({other:?}); run it by hand: {} {} {}",
-                    python.display(),
-                    script.display(),
-                    emulator.endpoint()
-                );
-            }
-        };
         Proxy {
-            child,
-            _stdin: stdin,
-            port,
+            child: s.child,
+            _stdin: s.stdin,
+            port: s.port,
         }
     }
 
