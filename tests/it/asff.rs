@@ -602,19 +602,7 @@ type HubState = BTreeMap<String, (String, String, String, String, String)>;
 
 /// A Security Hub client on the emulator, for setting it up and reading it back.
 pub(crate) async fn hub_client(e: &Emulator) -> aws_sdk_securityhub::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(e.endpoint())
-        .credentials_provider(aws_sdk_securityhub::config::Credentials::new(
-            "AKIATESTREADER000000",
-            "secret",
-            None,
-            None,
-            "e2e",
-        ))
-        .load()
-        .await;
-    aws_sdk_securityhub::Client::new(&config)
+    aws_sdk_securityhub::Client::new(&e.sdk_config().await)
 }
 
 pub(crate) async fn enable_security_hub(e: &Emulator) {

@@ -140,9 +140,9 @@ impl Emulator {
         self.get("/_seed/calls")
     }
 
-    /// SDK clients pointed at the emulator, for reading state back.
-    pub async fn clients(&self) -> (aws_sdk_iam::Client, aws_sdk_sns::Client) {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    /// The SDK configuration of a reader pointed at the emulator (a key ID no test seeds).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
             .credentials_provider(aws_sdk_iam::config::Credentials::new(
@@ -153,7 +153,12 @@ impl Emulator {
                 "e2e",
             ))
             .load()
-            .await;
+            .await
+    }
+
+    /// SDK clients pointed at the emulator, for reading state back.
+    pub async fn clients(&self) -> (aws_sdk_iam::Client, aws_sdk_sns::Client) {
+        let config = self.sdk_config().await;
         (
             aws_sdk_iam::Client::new(&config),
             aws_sdk_sns::Client::new(&config),
