@@ -17,8 +17,12 @@ use crate::core::run::{Counter, RunReport};
 /// The CloudWatch namespace of the run metrics.
 pub const NAMESPACE: &str = "IamSweeper";
 
-/// The one dimension of every metric.
+/// The first dimension of every metric.
 pub const DIMENSION: &str = "Mode";
+
+/// The second dimension: the function's name, so two stacks in one account and region (and their
+/// alarms) keep their metrics apart.
+pub const FUNCTION_DIMENSION: &str = "FunctionName";
 
 /// Count metrics, in the order they are written: the counters that are metrics
 /// ([`Counter::metric`]).
@@ -63,7 +67,7 @@ pub fn emf_at(
             "Timestamp": at.timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [[DIMENSION]],
+                "Dimensions": [[DIMENSION, FUNCTION_DIMENSION]],
                 "Metrics": definitions,
             }],
         }),
@@ -79,7 +83,7 @@ pub fn emf_at(
     line.insert(DURATION_METRIC.into(), json!(millis));
 
     // Properties: searchable in Logs Insights, not metrics.
-    line.insert("FunctionName".into(), json!(function_name));
+    line.insert(FUNCTION_DIMENSION.into(), json!(function_name));
     line.insert("Account".into(), json!(report.account_id));
     line.insert(
         "Status".into(),
@@ -115,6 +119,7 @@ mod tests {
         audit.counts.initial_setup_keys = 2;
         audit.counts.root_access_keys = 1;
         RunReport {
+            run_id: "20261201T020000Z-00000000".into(),
             audit,
             account_id: Some("123456789012".into()),
             invocation: Invocation {
@@ -136,6 +141,8 @@ mod tests {
             problems: Vec::new(),
             published_message_id: None,
             omitted: Default::default(),
+            owner_mail: Default::default(),
+            journal: None,
         }
     }
 
@@ -166,7 +173,7 @@ mod tests {
         assert_eq!(directives.len(), 1);
         let d = &directives[0];
         assert_eq!(d["Namespace"], "IamSweeper");
-        assert_eq!(d["Dimensions"], json!([["Mode"]]));
+        assert_eq!(d["Dimensions"], json!([["Mode", "FunctionName"]]));
         let metrics = d["Metrics"].as_array().expect("an array");
         assert!(metrics.len() <= 100, "at most 100 metrics per directive");
 

@@ -138,8 +138,12 @@ const PAGED_ACTIONS: [&str; 1] = ["iam:GetAccountAuthorizationDetails"];
 const HUB_ACTIONS: [&str; 2] = ["securityhub:BatchImportFindings", "securityhub:GetFindings"];
 
 /// Everything else the function may do: publish the summary (and use the topic's key), send a
-/// failed event to its queue, write its logs.
-const OTHER_ACTIONS: [&str; 6] = [
+/// failed event to its queue, write its logs, write and read its journal, mail owners.
+const OTHER_ACTIONS: [&str; 10] = [
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "ses:SendEmail",
     "sns:Publish",
     "kms:GenerateDataKey",
     "kms:Decrypt",
@@ -324,6 +328,13 @@ fn the_environment_is_exactly_config_variables() {
             assert!(is_topic_arn(value), "SNS_TOPIC_ARN: the topic condition");
             continue;
         }
+        if name == "JOURNAL_BUCKET" {
+            assert!(
+                is_journal_bucket(value),
+                "JOURNAL_BUCKET: the journal condition"
+            );
+            continue;
+        }
         let (tag, param) = tagged(value).unwrap_or_else(|| panic!("{name} is not a !Ref"));
         assert_eq!(tag, "Ref", "{name}");
         let param = param.as_str().expect("parameter name");
@@ -342,6 +353,9 @@ fn accepted(variable: &str, value: &str) -> bool {
     match variable {
         "STALE_AFTER_DAYS" => vars.insert("DISABLE_AFTER_DAYS", "36500".into()),
         "DISABLE_AFTER_DAYS" => vars.insert("STALE_AFTER_DAYS", "1".into()),
+        "QUARANTINE_DAYS" | "DELETE_DEACTIVATED_AFTER_DAYS" | "JOURNAL_PREFIX" => {
+            vars.insert("JOURNAL_BUCKET", "journal-bucket".into())
+        }
         _ => None,
     };
     match config::from_lookup(|k| vars.get(k).cloned()) {
@@ -361,7 +375,7 @@ fn parameter_bounds_match_what_the_binary_accepts() {
     let t = template();
     let params = &t["Parameters"];
     for (name, value) in environment(&t) {
-        if name == "SNS_TOPIC_ARN" {
+        if name == "SNS_TOPIC_ARN" || name == "JOURNAL_BUCKET" {
             continue;
         }
         let (_, param) = tagged(&value).expect("!Ref");
@@ -384,10 +398,16 @@ fn parameter_bounds_match_what_the_binary_accepts() {
                         "{name}: below MinValue"
                     );
                 }
-                assert!(
-                    !accepted(&name, &(max + 1).to_string()),
-                    "{name}: above MaxValue"
-                );
+                if name == "REPORT_WAIT_SECONDS" {
+                    // Stricter than the binary on purpose: the longest wait must end well before
+                    // the shortest timeout (report_wait_ends_well_before_the_shortest_timeout).
+                    assert!(max < 900, "{name}: MaxValue {max}");
+                } else {
+                    assert!(
+                        !accepted(&name, &(max + 1).to_string()),
+                        "{name}: above MaxValue"
+                    );
+                }
             }
             Some("String") => {
                 let allowed = strings(&p["AllowedValues"]);
@@ -416,7 +436,8 @@ fn parameter_defaults_are_the_binary_defaults() {
     let params = &t["Parameters"];
     let vars: BTreeMap<String, String> = environment(&t)
         .into_iter()
-        .filter(|(name, _)| name != "SNS_TOPIC_ARN")
+        // The topic and the journal's bucket are the stack's own resources.
+        .filter(|(name, _)| name != "SNS_TOPIC_ARN" && name != "JOURNAL_BUCKET")
         .map(|(name, v)| {
             let (_, param) = tagged(&v).expect("!Ref");
             let p = &params[param.as_str().expect("parameter name")];
@@ -500,15 +521,35 @@ fn runtime_architecture_and_handler() {
     assert_eq!(t["Parameters"]["ScheduleTimezone"]["Default"], "UTC");
 }
 
+/// `!GetAtt target` (either spelling) as "Resource.Attribute".
+fn get_att(v: &Value) -> Option<String> {
+    let (tag, target) = tagged(v)?;
+    if tag != "GetAtt" {
+        return None;
+    }
+    match target {
+        Value::String(s) => Some(s.clone()),
+        Value::Sequence(parts) => Some(strings(&Value::Sequence(parts.clone())).join(".")),
+        _ => None,
+    }
+}
+
+/// `!Condition name` / `!Not [...]` and the like: (function, argument).
+fn condition_fn(v: &Value) -> (String, &Value) {
+    tagged(v).unwrap_or_else(|| panic!("a condition function: {v:?}"))
+}
+
 #[test]
 fn the_topic_is_encrypted_and_either_created_or_given() {
     let t = template();
     let topic = resource(&t, "Topic");
     assert_eq!(topic["Condition"], "CreateTopic");
     let key = &topic["Properties"]["KmsMasterKeyId"];
-    let (tag, args) = tagged(key).expect("!If [HasTopicKmsKey, key, alias/aws/sns]");
+    let (tag, args) = tagged(key).expect("!If [HasTopicKmsKey, key, the stack's key]");
     assert_eq!(tag, "If");
-    assert_eq!(args[2], "alias/aws/sns");
+    assert_eq!(args[0], "HasTopicKmsKey");
+    assert!(is_ref(&args[1], "TopicKmsKeyArn"));
+    assert_eq!(get_att(&args[2]).as_deref(), Some("TopicKey.Arn"));
     let sub = resource(&t, "EmailSubscription");
     assert_eq!(sub["Condition"], "SubscribeEmail");
     assert!(is_ref(&sub["Properties"]["Endpoint"], "AlertEmail"));
@@ -517,12 +558,17 @@ fn the_topic_is_encrypted_and_either_created_or_given() {
     assert!(is_ref(&t["Outputs"]["FunctionName"]["Value"], "Function"));
 }
 
+/// The dimensions the custom-metric alarms watch, as (name, value): this stack's function and the
+/// enforcing runs. The binary's EMF line must have exactly this dimension set
+/// (`deploy::the_binary_writes_the_dimensions_the_alarms_watch`).
+pub(crate) const ALARM_DIMENSIONS: [&str; 2] = ["FunctionName", metrics::DIMENSION];
+
 #[test]
 fn alarms_notify_the_topic_and_watch_metrics_the_binary_writes() {
     let t = template();
     let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
     let mut custom = BTreeSet::new();
-    let mut lambda_errors = false;
+    let mut lambda_metrics = BTreeSet::new();
     for (name, alarm) in alarms {
         let p = &alarm["Properties"];
         let actions = p["AlarmActions"].as_sequence().expect("AlarmActions");
@@ -530,10 +576,20 @@ fn alarms_notify_the_topic_and_watch_metrics_the_binary_writes() {
             actions.iter().all(is_topic_arn),
             "{name} notifies the topic"
         );
+        let dims = p["Dimensions"].as_sequence().expect("Dimensions");
+        let dim = |d: &str| {
+            dims.iter()
+                .find(|x| x["Name"] == d)
+                .map(|x| &x["Value"])
+                .unwrap_or_else(|| panic!("{name}: no {d} dimension"))
+        };
+        // Every alarm watches this stack's function only: another stack's runs in the same
+        // account and region never fire it.
+        assert!(is_ref(dim("FunctionName"), "Function"), "{name}");
         match p["Namespace"].as_str() {
             Some("AWS/Lambda") => {
-                assert_eq!(p["MetricName"], "Errors");
-                lambda_errors = true;
+                assert_eq!(dims.len(), 1, "{name}: FunctionName only");
+                lambda_metrics.insert(p["MetricName"].as_str().expect("MetricName").to_string());
             }
             Some(ns) => {
                 assert_eq!(ns, metrics::NAMESPACE, "{name}");
@@ -542,18 +598,341 @@ fn alarms_notify_the_topic_and_watch_metrics_the_binary_writes() {
                     metrics::count_metrics().any(|(_, m)| m == metric.as_str()),
                     "{name} watches {metric}, which the binary does not write"
                 );
-                let dims = p["Dimensions"].as_sequence().expect("Dimensions");
-                assert_eq!(dims.len(), 1, "{name}: the EMF dimension set is [[Mode]]");
-                assert_eq!(dims[0]["Name"], metrics::DIMENSION);
-                assert_eq!(dims[0]["Value"], "enforce");
+                let names: BTreeSet<&str> =
+                    dims.iter().filter_map(|d| d["Name"].as_str()).collect();
+                assert_eq!(names, BTreeSet::from(ALARM_DIMENSIONS), "{name}");
+                assert_eq!(dim(metrics::DIMENSION), "enforce", "{name}");
                 custom.insert(metric);
             }
             None => panic!("{name}: no namespace"),
         }
     }
-    assert!(lambda_errors, "an alarm on the function's Errors");
+    assert_eq!(
+        lambda_metrics,
+        BTreeSet::from(["Errors".to_string(), "Invocations".to_string()]),
+        "alarms on the function's errors and on a night without a run"
+    );
     assert_eq!(
         custom,
         BTreeSet::from(["ActionsFailed".to_string(), "ActionsNotTaken".to_string()])
     );
+}
+
+/// Two stacks in one account and region must not collide: SAM names a `ScheduleV2` schedule after
+/// its logical ID (`FunctionNightly`) unless told to omit the name, and EventBridge Scheduler
+/// refuses a second schedule of that name (`ConflictException`). Deployed twice in
+/// `deploy::the_translated_template_deploys_twice_in_one_account`.
+#[test]
+fn the_schedule_has_a_generated_name() {
+    let t = template();
+    let events = function(&t)["Properties"]["Events"]
+        .as_mapping()
+        .expect("Events");
+    for (name, event) in events {
+        let p = &event["Properties"];
+        assert_eq!(p["OmitName"], true, "{name:?}: OmitName: true");
+        assert!(p["Name"].is_null(), "{name:?}: no fixed Name");
+    }
+}
+
+/// CloudWatch alarms can publish to an encrypted topic only if its key lets
+/// `cloudwatch.amazonaws.com` use it, which `alias/aws/sns` cannot: a created topic is encrypted
+/// with a key the stack creates, with that permission, unless the operator brings one.
+#[test]
+fn the_topic_key_lets_cloudwatch_alarms_publish() {
+    let t = template();
+    fn mentions(v: &Value, what: &str) -> bool {
+        match v {
+            Value::String(s) => s == what,
+            Value::Sequence(items) => items.iter().any(|i| mentions(i, what)),
+            Value::Mapping(m) => m.values().any(|i| mentions(i, what)),
+            Value::Tagged(t) => mentions(&t.value, what),
+            _ => false,
+        }
+    }
+    assert!(
+        !mentions(&t["Resources"], "alias/aws/sns"),
+        "the AWS managed key is never used: alarms could not publish"
+    );
+
+    // TopicKey exists exactly when the stack creates the topic and no key is given.
+    let key = resource(&t, "TopicKey");
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    assert_eq!(key["Condition"], "CreateTopicKey");
+    let (f, args) = condition_fn(&t["Conditions"]["CreateTopicKey"]);
+    assert_eq!(f, "And");
+    let args = args.as_sequence().expect("!And [...]");
+    assert_eq!(args.len(), 2);
+    let (f0, c0) = condition_fn(&args[0]);
+    assert_eq!(
+        (f0.as_str(), c0.as_str()),
+        ("Condition", Some("CreateTopic"))
+    );
+    let (f1, not) = condition_fn(&args[1]);
+    assert_eq!(f1, "Not");
+    let (f2, c2) = condition_fn(&not[0]);
+    assert_eq!(
+        (f2.as_str(), c2.as_str()),
+        ("Condition", Some("HasTopicKmsKey"))
+    );
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+
+    // Its policy: CloudWatch may use it; the account administers it and delegates its use to
+    // IAM policies (the function's role).
+    let statements = key["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .expect("KeyPolicy.Statement");
+    let cloudwatch: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .collect();
+    assert_eq!(cloudwatch.len(), 1, "one statement for CloudWatch alarms");
+    let s = cloudwatch[0];
+    assert_eq!(s["Effect"], "Allow");
+    assert!(
+        s["Condition"].is_null(),
+        "unconditional: alarms must always be able to publish"
+    );
+    let actions: BTreeSet<String> = strings(&s["Action"]).into_iter().collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from([
+            "kms:Decrypt".to_string(),
+            "kms:GenerateDataKey*".to_string()
+        ])
+    );
+    assert_eq!(s["Resource"], "*");
+    let account: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            tagged(&s["Principal"]["AWS"]).is_some_and(|(tag, v)| {
+                tag == "Sub"
+                    && v.as_str() == Some("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+            })
+        })
+        .collect();
+    assert_eq!(account.len(), 1, "the account's own statement");
+    assert_eq!(account[0]["Action"], "kms:*");
+    assert_eq!(statements.len(), 2, "nobody else");
+
+    // The function may use whichever key encrypts the topic.
+    let role = resource(&t, "FunctionRole");
+    let encryption: Vec<(&Value, &Value)> =
+        role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("Statement")
+            .iter()
+            .filter_map(|s| {
+                let (tag, args) = tagged(s)?;
+                (tag == "If" && args[1]["Sid"] == "SummaryEncryption")
+                    .then_some((&args[0], &args[1]))
+            })
+            .collect();
+    assert_eq!(
+        encryption.len(),
+        1,
+        "one SummaryEncryption statement, under !If"
+    );
+    let (cond, st) = encryption[0];
+    assert_eq!(cond.as_str(), Some("UsesTopicKey"));
+    let (tag, args) = tagged(&st["Resource"]).expect("!If [HasTopicKmsKey, given, created]");
+    assert_eq!(tag, "If");
+    assert_eq!(args[0], "HasTopicKmsKey");
+    assert!(is_ref(&args[1], "TopicKmsKeyArn"));
+    assert_eq!(get_att(&args[2]).as_deref(), Some("TopicKey.Arn"));
+    let (f, ors) = condition_fn(&t["Conditions"]["UsesTopicKey"]);
+    assert_eq!(f, "Or");
+    let names: BTreeSet<String> = ors
+        .as_sequence()
+        .expect("!Or [...]")
+        .iter()
+        .map(|c| {
+            let (f, name) = condition_fn(c);
+            assert_eq!(f, "Condition");
+            name.as_str().expect("condition name").to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["HasTopicKmsKey".to_string(), "CreateTopicKey".to_string()])
+    );
+}
+
+/// The report wait can never outlast the function: the longest `ReportWaitSeconds` leaves, under
+/// the shortest `Timeout`, the publish reserve and one call at its full timeout. (At run time the
+/// wait is also cut to the time left before the deadline:
+/// `deploy::the_report_wait_is_bounded_by_the_deadline_at_run_time`.)
+#[test]
+fn report_wait_ends_well_before_the_shortest_timeout() {
+    use iam_sweeper::app::budget::{CALL_TIMEOUT, PUBLISH_RESERVE};
+    let t = template();
+    let wait = &t["Parameters"]["ReportWaitSeconds"];
+    let timeout = &t["Parameters"]["Timeout"];
+    let longest_wait = wait["MaxValue"]
+        .as_u64()
+        .expect("ReportWaitSeconds MaxValue");
+    let shortest_timeout = timeout["MinValue"].as_u64().expect("Timeout MinValue");
+    let margin = (PUBLISH_RESERVE + CALL_TIMEOUT).as_secs();
+    assert!(
+        longest_wait + margin <= shortest_timeout,
+        "ReportWaitSeconds up to {longest_wait} s with Timeout from {shortest_timeout} s leaves \
+         less than {margin} s to act and publish"
+    );
+    assert!(
+        wait["AllowedValues"].is_null() && timeout["AllowedValues"].is_null(),
+        "plain bounds, which CloudFormation checks before anything is created"
+    );
+    let default_wait = wait["Default"].as_u64().expect("Default");
+    let default_timeout = timeout["Default"].as_u64().expect("Default");
+    assert!(default_wait + margin <= default_timeout);
+    assert!(accepted("REPORT_WAIT_SECONDS", &longest_wait.to_string()));
+}
+
+/// A night without a run says so: nothing else fires when the schedule never invokes the
+/// function (no run, no error, no metric).
+#[test]
+fn a_night_without_a_run_alarms() {
+    let t = template();
+    let alarms: Vec<(&str, &Value)> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"] == "Invocations")
+        .collect();
+    assert_eq!(alarms.len(), 1, "one alarm on the function's invocations");
+    let (name, alarm) = alarms[0];
+    let p = &alarm["Properties"];
+    assert_eq!(p["Namespace"], "AWS/Lambda", "{name}");
+    assert_eq!(p["Statistic"], "Sum");
+    let period = p["Period"].as_u64().expect("Period");
+    let periods = p["EvaluationPeriods"].as_u64().expect("EvaluationPeriods");
+    assert_eq!(period * periods, 86_400, "a day: the schedule runs nightly");
+    assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(p["Threshold"].as_u64(), Some(1));
+    assert_eq!(
+        p["TreatMissingData"], "breaching",
+        "no data at all is exactly what a missed night looks like"
+    );
+    let dims = p["Dimensions"].as_sequence().expect("Dimensions");
+    assert_eq!(dims.len(), 1);
+    assert_eq!(dims[0]["Name"], "FunctionName");
+    assert!(is_ref(&dims[0]["Value"], "Function"));
+}
+
+/// `!If [CreateJournal, !Ref JournalBucket, ""]`.
+fn is_journal_bucket(v: &Value) -> bool {
+    let Some((tag, args)) = tagged(v) else {
+        return false;
+    };
+    let args = args.as_sequence().map(Vec::as_slice).unwrap_or_default();
+    tag == "If"
+        && args.len() == 3
+        && args[0].as_str() == Some("CreateJournal")
+        && is_ref(&args[1], "JournalBucket")
+        && args[2].as_str() == Some("")
+}
+
+/// The statements whose actions include `action`.
+fn granting(t: &Value, action: &str) -> Vec<Value> {
+    statements(t)
+        .into_iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a == action))
+        .collect()
+}
+
+#[test]
+fn the_journal_bucket_is_versioned_encrypted_private_and_tls_only() {
+    let t = template();
+    let b = resource(&t, "JournalBucket");
+    assert_eq!(b["Type"], "AWS::S3::Bucket");
+    assert_eq!(b["Condition"], "CreateJournal");
+    assert_eq!(
+        b["DeletionPolicy"], "Retain",
+        "the record outlives the stack"
+    );
+    let p = &b["Properties"];
+    assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled");
+    assert!(
+        !p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            .is_null()
+    );
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(p["PublicAccessBlockConfiguration"][flag], true, "{flag}");
+    }
+    // Lifecycle and Object Lock follow their parameters.
+    let (_, lifecycle) = tagged(&p["LifecycleConfiguration"]).expect("!If");
+    assert_eq!(lifecycle[0], "ExpireJournal");
+    assert!(is_ref(
+        &lifecycle[1]["Rules"][0]["ExpirationInDays"],
+        "JournalRetentionDays"
+    ));
+    let (_, lock) = tagged(&p["ObjectLockConfiguration"]).expect("!If");
+    assert_eq!(lock[0], "LockJournal");
+    assert!(is_ref(
+        &lock[1]["Rule"]["DefaultRetention"]["Days"],
+        "JournalLockDays"
+    ));
+    // TLS only.
+    let policy = resource(&t, "JournalBucketPolicy");
+    let deny = &policy["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+}
+
+#[test]
+fn the_function_may_only_write_read_and_list_the_journal_prefix() {
+    let t = template();
+    for action in ["s3:PutObject", "s3:GetObject"] {
+        let s = granting(&t, action);
+        assert_eq!(s.len(), 1, "{action}");
+        let (tag, arn) = tagged(&s[0]["Resource"]).expect("!Sub");
+        assert_eq!(tag, "Sub");
+        assert_eq!(arn.as_str(), Some("${JournalBucket.Arn}/${JournalPrefix}*"));
+    }
+    let list = granting(&t, "s3:ListBucket");
+    assert_eq!(list.len(), 1);
+    assert_eq!(strings(&list[0]["Action"]), vec!["s3:ListBucket"]);
+    let (tag, prefix) = tagged(&list[0]["Condition"]["StringLike"]["s3:prefix"]).expect("!Sub");
+    assert_eq!(
+        (tag.as_str(), prefix.as_str()),
+        ("Sub", Some("${JournalPrefix}*"))
+    );
+    let mail = granting(&t, "ses:SendEmail");
+    assert_eq!(mail.len(), 1);
+    assert!(is_ref(
+        &mail[0]["Condition"]["StringEquals"]["ses:FromAddress"],
+        "SenderEmail"
+    ));
+    // No other S3 or SES action anywhere.
+    for s in statements(&t) {
+        for a in strings(&s["Action"]) {
+            if a.starts_with("s3:") || a.starts_with("ses:") {
+                assert!(
+                    [
+                        "s3:PutObject",
+                        "s3:GetObject",
+                        "s3:ListBucket",
+                        "ses:SendEmail"
+                    ]
+                    .contains(&a.as_str()),
+                    "{a}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn quarantine_without_the_journal_is_refused_by_a_rule() {
+    let t = template();
+    let rule = &t["Rules"]["QuarantineNeedsTheJournal"];
+    assert!(!rule.is_null(), "the rule");
+    let text = serde_yaml::to_string(rule).expect("YAML");
+    for name in ["Journal", "QuarantineDays", "DeleteDeactivatedAfterDays"] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
 }
