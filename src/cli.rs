@@ -1,6 +1,7 @@
 //! The command line: `invoke` runs the Lambda's sweep once, locally, and `audit` evaluates a
 //! downloaded report (a file, or `-` for standard input) with no AWS access, as a table, the
-//! audit JSON or Security Hub's ASFF documents.
+//! audit JSON or Security Hub's ASFF documents. `undo` and `runs` (`cli/undo.rs`) read the
+//! journal back.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ use crate::core::run::{self, RunReport};
 use crate::lambda::runtime;
 use crate::render;
 use crate::render::asff;
+
+mod undo;
 
 /// Exit status of `invoke` when the run failed (an action failed, the cap was hit, the report could
 /// not be read, the summary could not be published).
@@ -72,6 +75,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         event: Option<PathBuf>,
     },
+    /// Reverse what a journaled run did, with your own AWS credentials: reactivate the keys it
+    /// deactivated, re-create the console passwords it deleted; deleted keys are listed as not
+    /// recoverable.
+    ///
+    /// Reads the journal (JOURNAL_BUCKET / JOURNAL_PREFIX, or --bucket / --prefix) of the
+    /// caller's account. Without --apply it only prints what it would do. A re-created password
+    /// is random, must be changed at first sign-in, and is printed once here, never logged.
+    /// Exit status: 0 all restored or nothing to do, 1 something could not be restored, 2 bad
+    /// input (an unknown run, no journal configured).
+    Undo(undo::UndoArgs),
+    /// List the journaled runs of the caller's account, newest first, with their counts.
+    ///
+    /// Exit status: 0 listed, 1 the journal could not be read, 2 bad input.
+    Runs(undo::RunsArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +120,8 @@ pub fn main() -> ExitCode {
             run_audit(&report, as_of.unwrap_or_else(Utc::now), format, &region)
         }
         Command::Invoke { event } => run_invoke(event.as_deref()),
+        Command::Undo(args) => undo::run_undo(args),
+        Command::Runs(args) => undo::run_runs(args),
     }
 }
 
@@ -149,6 +168,9 @@ fn run_invoke(event: Option<&std::path::Path>) -> ExitCode {
             );
         }
     };
+    if let Some(org_event) = crate::core::org::detect(&event) {
+        return run_org_invoke(&rt, &settings, org_event);
+    }
     let result = rt.block_on(async {
         let account = AwsAccount::new(&sdk::load_sdk_config().await);
         sweep::handle(&account, &settings, &event, Utc::now(), None).await
@@ -175,6 +197,45 @@ fn run_invoke(event: Option<&std::path::Path>) -> ExitCode {
         }
         Err(e) if e.is_bad_input() => fail(EXIT_BAD_INPUT, e.to_string()),
         Err(e) => fail(EXIT_RUN_FAILED, e.to_string()),
+    }
+}
+
+/// Runs an organization event once (a worker's batch, the listing, the digest) and prints its
+/// JSON result; a failed digest prints its summary too.
+fn run_org_invoke(
+    rt: &tokio::runtime::Runtime,
+    settings: &Settings,
+    event: Result<crate::core::org::OrgEvent, crate::core::org::OrgEventError>,
+) -> ExitCode {
+    use crate::app::org::{OrgOutput, OrgRunError};
+    let result = rt.block_on(async {
+        let config = sdk::load_sdk_config().await;
+        let account = AwsAccount::new(&config);
+        crate::lambda::run_org_event(&config, &account, settings, event, None).await
+    });
+    let print = |out: &OrgOutput| match serde_json::to_string_pretty(out) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("iam-sweeper: cannot write the result: {e}"),
+    };
+    match result {
+        Ok(out) => {
+            print(&out);
+            ExitCode::SUCCESS
+        }
+        Err(OrgRunError::Digest(summary)) => {
+            let message = OrgRunError::Digest(summary.clone()).to_string();
+            print(&OrgOutput::Digest(*summary));
+            eprintln!("iam-sweeper: {message}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+        Err(e) => {
+            eprintln!("iam-sweeper: {e}");
+            ExitCode::from(if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_RUN_FAILED
+            })
+        }
     }
 }
 

@@ -38,15 +38,24 @@ pub fn main() -> ExitCode {
         if let Err(e) = &settings {
             tracing::error!(error = %e, "invalid configuration; every invocation will fail until it is fixed");
         }
-        let account = AwsAccount::new(&aws::load_sdk_config().await);
+        let sdk_config = aws::load_sdk_config().await;
+        let account = AwsAccount::new(&sdk_config);
         let settings = &settings;
         let account = &account;
+        let sdk_config = &sdk_config;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |ev: lambda_runtime::LambdaEvent<Value>| async move {
                 let settings = settings.as_ref().map_err(|e| diagnostic("InvalidConfiguration", e))?;
                 let left = ev.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO);
                 let deadline = Some(tokio::time::Instant::now() + left);
                 let started = std::time::Instant::now();
+                if let Some(org_event) = crate::core::org::detect(&ev.payload) {
+                    let result = run_org_event(sdk_config, account, settings, org_event, deadline).await;
+                    return match result {
+                        Ok(out) => serde_json::to_value(out).map_err(|e| diagnostic("ResultEncoding", &e)),
+                        Err(e) => Err(diagnostic(e.kind(), &e)),
+                    };
+                }
                 let result = sweep::handle(account, settings, &ev.payload, Utc::now(), deadline).await;
                 let function = &ev.context.env_config.function_name;
                 if let Some(line) = emf_for(&result, started.elapsed(), function) {
@@ -68,6 +77,31 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_RUNTIME_FAILED)
         }
     }
+}
+
+/// Runs an organization event (a worker's batch, the listing, the digest) with the function's
+/// own account as the hub; the organization settings are read now, from the environment.
+pub async fn run_org_event(
+    config: &aws_config::SdkConfig,
+    account: &AwsAccount,
+    settings: &crate::app::Settings,
+    event: Result<crate::core::org::OrgEvent, crate::core::org::OrgEventError>,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<crate::app::org::OrgOutput, crate::app::org::OrgRunError> {
+    let event = event?;
+    let org_settings = crate::core::org::settings_from_lookup(|name| std::env::var(name).ok())?;
+    let hub = crate::aws::org::AwsOrg::new(config, account, &org_settings);
+    crate::app::org::handle(
+        &hub,
+        &hub,
+        account,
+        settings,
+        &org_settings,
+        event,
+        Utc::now(),
+        deadline,
+    )
+    .await
 }
 
 /// The EMF line for the handler's result: a run that got as far as a report has one, whether it
@@ -108,6 +142,7 @@ mod tests {
             ..Policy::default()
         };
         RunReport {
+            run_id: "20261201T020000Z-00000000".into(),
             audit: Audit::from_findings(Vec::new(), &policy, now),
             account_id: Some("123456789012".into()),
             invocation: Invocation {
@@ -126,6 +161,8 @@ mod tests {
             problems: Vec::new(),
             published_message_id: None,
             omitted: Default::default(),
+            owner_mail: Default::default(),
+            journal: None,
         }
     }
 

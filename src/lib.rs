@@ -9,7 +9,11 @@
 //! src/
 //!   main.rs          the binary: Lambda runtime or command line
 //!   cli.rs           `iam-sweeper audit` and `iam-sweeper invoke`
-//!   lambda.rs        the Lambda entry: one sweep per invocation, EMF metrics line
+//!     undo.rs        `iam-sweeper undo RUN_ID` and `iam-sweeper runs`: the journal, read back
+//!                    with the operator's credentials (core/undo.rs decides, app/undo.rs does,
+//!                    render/undo.rs prints)
+//!   lambda.rs        the Lambda entry: one sweep per invocation, EMF metrics line; an
+//!                    organization event (core/org.rs detects it) goes to app/org.rs instead
 //!   logging.rs       JSON logs in Lambda, text locally
 //!   core/            pure: report parsing, config, rules, exemptions, event decoding,
 //!                    the action plan, re-check decisions, outcomes, the run report
@@ -20,7 +24,17 @@
 //!     ports.rs       the traits the run needs from AWS (report, IAM reads/actions, notifier,
 //!                    Security Hub)
 //!   aws/             adapters: the only code that names the AWS SDK
-//!   testing/         (feature `test-support`) synthetic accounts, report writer, fake account
+//!   testing/         (feature `test-support`) synthetic accounts, report writer, fake account,
+//!                    fake organization (org.rs)
+//!
+//!   organization mode (a Step Functions workflow runs the same binary):
+//!   core/org.rs      pure: the workflow's events, ORG_* / MEMBER_* settings, the listing's
+//!                    filters, a worker's per-account result, the digest from the map's results
+//!   app/org.rs       the listing (Organizations → S3), the worker (each account of a batch
+//!                    swept by app::sweep::handle, side by side), the digest (S3 → one mail)
+//!   render/digest.rs the organization's one mail
+//!   aws/org.rs       Organizations pages; the member role (STS) → the member's IAM and
+//!                    Security Hub, the hub's SNS, S3 and SES
 //! ```
 //!
 //! # Tracing one run

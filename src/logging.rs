@@ -24,7 +24,7 @@ pub fn init_lambda() {
         .with(
             fmt::layer()
                 .json()
-                .with_current_span(false)
+                .with_current_span(true)
                 .with_span_list(false)
                 .with_target(true)
                 .without_time(),

@@ -14,19 +14,28 @@ use tokio::time::Instant;
 
 use crate::app::Settings;
 use crate::app::budget::{Budget, CALLS_PER_ACTION};
-use crate::app::ports::{IamActions, IamError, IamReads, KeyStatus, LiveUser};
+use crate::app::journal::{self as journal_io, Journal};
+use crate::app::ports::{IamActions, IamError, IamReads, KeyStatus, LiveUser, ObjectStore};
 use crate::core::config::{Mode, Policy};
 use crate::core::exemption;
 use crate::core::finding::{Action, Finding, Slot};
+use crate::core::journal::{self, Intent, KeyEvent, KeyEventKind, OutcomeRecord, Quarantine};
 use crate::core::outcome::{Detail, Outcome, Status};
 use crate::core::plan::{self, KeyAction, Planned};
 use crate::core::recheck::{self, KeyMatch};
 use crate::core::report::Record;
 use crate::core::run::{Problem, TagError};
 
+/// What the journal gives the action phase: where to write, and each key's latest event (read
+/// once, when quarantine or deletion after deactivation needs it; `Err` when it could not be).
+pub struct Journaling<'j, A> {
+    pub journal: &'j Journal<'j, A>,
+    pub history: Option<Result<HashMap<String, KeyEvent>, String>>,
+}
+
 /// The action phase: one outcome per planned action, in report order.
 #[allow(clippy::too_many_arguments)]
-pub async fn act<A: IamReads + IamActions>(
+pub async fn act<A: IamReads + IamActions + ObjectStore>(
     account: &A,
     settings: &Settings,
     policy: &Policy,
@@ -35,6 +44,7 @@ pub async fn act<A: IamReads + IamActions>(
     tag_errors: &[TagError],
     now: DateTime<Utc>,
     deadline: Option<Instant>,
+    journaling: Option<&Journaling<'_, A>>,
     problems: &mut Vec<Problem>,
 ) -> Phase {
     let planned = plan::plan(findings);
@@ -85,6 +95,10 @@ pub async fn act<A: IamReads + IamActions>(
         concurrency: settings.runtime.concurrency as usize,
         budget: Budget::new(deadline),
         seen: RefCell::new(Vec::new()),
+        journaling,
+        quarantine_days: settings.runtime.quarantine_days,
+        delete_deactivated_after_days: settings.runtime.delete_deactivated_after_days,
+        journal_problems: RefCell::new(Vec::new()),
     };
     let mut done = enforcer.run(work).await.into_iter();
     // A user found exempt right before its action is an exemption, not an action: reported as
@@ -94,6 +108,13 @@ pub async fn act<A: IamReads + IamActions>(
         .map(|o| o.or_else(|| done.next()).unwrap_or_else(Outcome::missing))
         .filter(|o| !matches!(o.detail, Some(Detail::ExemptNow(_))))
         .collect();
+    let journal_problems = enforcer.journal_problems.take();
+    if let Some(first) = journal_problems.first() {
+        problems.push(Problem::Journal(format!(
+            "{} record(s) of actions taken could not be written, the first: {first}",
+            journal_problems.len()
+        )));
+    }
     let mut phase = Phase {
         outcomes,
         ..Phase::default()
@@ -129,6 +150,14 @@ impl Phase {
     }
 }
 
+/// What the re-check decided for a key.
+enum KeyDecision {
+    /// Take `action`; `true` when quarantine turned a deletion into it.
+    Act(KeyAction, bool),
+    /// Take nothing, for this reason.
+    Skip(Status, Detail),
+}
+
 /// One tag read right before an action.
 enum TagRead {
     /// The user's exemption tag value, if the user has the tag.
@@ -138,6 +167,12 @@ enum TagRead {
 
 /// What the enforcer needs besides the findings.
 struct Enforcer<'a, A> {
+    /// The journal, when one is configured: an intent before each change, its outcome after.
+    journaling: Option<&'a Journaling<'a, A>>,
+    quarantine_days: u32,
+    delete_deactivated_after_days: Option<u32>,
+    /// Outcome and key-event records that could not be written (the change stands).
+    journal_problems: RefCell<Vec<String>>,
     account: &'a A,
     /// What the tag reads right before each action found, for the report.
     seen: RefCell<Vec<TagRead>>,
@@ -148,7 +183,7 @@ struct Enforcer<'a, A> {
     budget: Budget,
 }
 
-impl<A: IamReads + IamActions> Enforcer<'_, A> {
+impl<A: IamReads + IamActions + ObjectStore> Enforcer<'_, A> {
     /// Takes every planned action in `planned` (each with its report record), in order, with
     /// bounded concurrency. Returns one outcome per planned action, in the same order.
     async fn run(&self, planned: Vec<(&Finding, Planned, &Record)>) -> Vec<Outcome> {
@@ -161,7 +196,13 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
 
     async fn one(&self, f: &Finding, p: Planned, r: &Record) -> Outcome {
         // Every call the action may need, at its timeout, and the publish must fit.
-        let Some(timeout) = self.budget.call_timeout(CALLS_PER_ACTION) else {
+        let calls = CALLS_PER_ACTION
+            + if self.journaling.is_some() {
+                journal_io::CALLS_PER_ACTION
+            } else {
+                0
+            };
+        let Some(timeout) = self.budget.call_timeout(calls) else {
             let o = Outcome::not_taken(f, Detail::Deadline);
             log_outcome(&o);
             return o;
@@ -171,7 +212,11 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
                 slot,
                 created,
                 action,
-            } => self.key(f, r, slot, created, action, timeout).await,
+                deactivated_since,
+            } => {
+                self.key(f, r, slot, created, action, deactivated_since, timeout)
+                    .await
+            }
             Planned::Password => self.password(f, r, timeout).await,
         };
         log_outcome(&outcome);
@@ -232,6 +277,7 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn key(
         &self,
         f: &Finding,
@@ -239,6 +285,7 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         slot: Slot,
         created: Option<DateTime<Utc>>,
         planned: KeyAction,
+        deactivated_since: Option<DateTime<Utc>>,
         timeout: Duration,
     ) -> Outcome {
         let base = Outcome::not_taken(f, Detail::NoKeyCreationTime);
@@ -292,10 +339,11 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             Ok(u) => u,
             Err(e) => return base.gone_or_failed(e),
         };
-        let Some(action) = recheck::key_action(r, slot, active, last_used, self.policy, self.now)
-        else {
-            return base.with(Status::SkippedInUse, Detail::KeyUsed(last_used));
-        };
+        let (action, quarantined) =
+            match self.key_decision(r, slot, &key, active, last_used, deactivated_since) {
+                KeyDecision::Act(action, quarantined) => (action, quarantined),
+                KeyDecision::Skip(status, detail) => return base.with(status, detail),
+            };
         if recheck::live_use_missing(r.access_keys[slot.index()].last_used_date, last_used) {
             return base.with(
                 Status::Failed,
@@ -308,6 +356,29 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
         if let Err(o) = self.still_not_exempt(&base, None, timeout).await {
             return o;
         }
+        let report_key = &r.access_keys[slot.index()];
+        let mut reasons: Vec<String> = f.rules.iter().map(|r| r.as_str().to_string()).collect();
+        if quarantined {
+            reasons.push("quarantine: deactivated instead of deleted (QUARANTINE_DAYS)".into());
+        }
+        if let Some(since) = deactivated_since {
+            reasons.push(format!(
+                "deactivated by this tool on {} and inactive since (DELETE_DEACTIVATED_AFTER_DAYS)",
+                since.to_rfc3339()
+            ));
+        }
+        let intent = self.intent(f, action.action(), reasons, |i| {
+            i.access_key_id = Some(key.id.clone());
+            i.key_status = Some(key.status.as_str().to_string());
+            i.key_created = key.created;
+            i.key_last_used = last_used;
+            i.key_last_used_service = report_key.last_used_service.clone();
+            i.key_last_used_region = report_key.last_used_region.clone();
+        });
+        let intent = match self.write_intent(intent, timeout).await {
+            Ok(i) => i,
+            Err(e) => return base.with(Status::Failed, Detail::JournalUnwritable(e)),
+        };
         let result = match action {
             KeyAction::Deactivate => {
                 Budget::call(
@@ -326,7 +397,7 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
                 .await
             }
         };
-        match result {
+        let mut outcome = match result {
             Ok(()) => base.done(action.action()),
             // The re-check had just seen the key: a delete that now finds it gone was this run's
             // own change whose answer was lost (the SDK retried it).
@@ -349,6 +420,173 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
                 });
                 self.after_lost_answer(base, action.action(), e, made)
             }
+        };
+        if quarantined && outcome.status == Status::Done && outcome.detail.is_none() {
+            outcome.detail = Some(Detail::Quarantined {
+                delete_after: self.now + chrono::Duration::days(i64::from(self.quarantine_days)),
+            });
+        }
+        self.record_outcome(intent, &outcome, timeout).await;
+        outcome
+    }
+
+    /// What to do with a key the re-check found: `Ok((action, quarantined))`, or why nothing is
+    /// done. The rules decide, then quarantine may turn a deletion into a deactivation; a key
+    /// this tool deactivated earlier is deleted only if inactive and unused since.
+    fn key_decision(
+        &self,
+        r: &Record,
+        slot: Slot,
+        key: &crate::app::ports::LiveKey,
+        active: bool,
+        last_used: Option<DateTime<Utc>>,
+        deactivated_since: Option<DateTime<Utc>>,
+    ) -> KeyDecision {
+        let used =
+            |t: DateTime<Utc>| KeyDecision::Skip(Status::SkippedInUse, Detail::KeyUsed(Some(t)));
+        if let Some(since) = deactivated_since {
+            if active {
+                return KeyDecision::Skip(Status::NotTaken, Detail::Reactivated);
+            }
+            let days = self.delete_deactivated_after_days.unwrap_or(0);
+            return match journal::after_deactivation(since, last_used, days, self.now) {
+                Quarantine::Delete => KeyDecision::Act(KeyAction::Delete, false),
+                Quarantine::UsedSince(t) => used(t),
+                Quarantine::Wait { since, until } => {
+                    KeyDecision::Skip(Status::NotTaken, Detail::QuarantineWait { since, until })
+                }
+                Quarantine::Deactivate | Quarantine::NotOurs => {
+                    KeyDecision::Skip(Status::NotTaken, Detail::QuarantineNotOurs)
+                }
+            };
+        }
+        let Some(action) = recheck::key_action(r, slot, active, last_used, self.policy, self.now)
+        else {
+            return KeyDecision::Skip(Status::SkippedInUse, Detail::KeyUsed(last_used));
+        };
+        if action != KeyAction::Delete || self.quarantine_days == 0 {
+            return KeyDecision::Act(action, false);
+        }
+        let history = self.journaling.and_then(|j| j.history.as_ref());
+        match history {
+            // Quarantine without a journal is refused by the configuration; nothing is deleted.
+            None => KeyDecision::Skip(Status::NotTaken, Detail::QuarantineNotOurs),
+            // Deactivating is reversible and safe whatever the journal says; deleting is not.
+            Some(Err(_)) if active => KeyDecision::Act(KeyAction::Deactivate, true),
+            Some(Err(e)) => {
+                KeyDecision::Skip(Status::NotTaken, Detail::JournalUnreadable(e.clone()))
+            }
+            Some(Ok(h)) => match journal::quarantine(
+                active,
+                h.get(&key.id),
+                last_used,
+                self.quarantine_days,
+                self.now,
+            ) {
+                Quarantine::Deactivate => KeyDecision::Act(KeyAction::Deactivate, true),
+                Quarantine::Delete => KeyDecision::Act(KeyAction::Delete, false),
+                Quarantine::Wait { since, until } => {
+                    KeyDecision::Skip(Status::NotTaken, Detail::QuarantineWait { since, until })
+                }
+                Quarantine::NotOurs => {
+                    KeyDecision::Skip(Status::NotTaken, Detail::QuarantineNotOurs)
+                }
+                Quarantine::UsedSince(t) => used(t),
+            },
+        }
+    }
+
+    /// The intent record of an action about to be taken (filled in by `fill`), when a journal
+    /// is configured.
+    fn intent(
+        &self,
+        f: &Finding,
+        action: Action,
+        reasons: Vec<String>,
+        fill: impl FnOnce(&mut Intent),
+    ) -> Option<Intent> {
+        let j = self.journaling?.journal;
+        let mut i = Intent {
+            run_id: j.run_id().to_string(),
+            seq: j.next_seq(),
+            account: j.account().to_string(),
+            at: self.now,
+            user: f.user.clone(),
+            arn: f.arn.clone(),
+            credential: f.credential,
+            access_key_id: None,
+            key_status: None,
+            key_created: None,
+            key_last_used: None,
+            key_last_used_service: None,
+            key_last_used_region: None,
+            login_profile_created: None,
+            password_last_used: None,
+            action,
+            reasons,
+        };
+        fill(&mut i);
+        Some(i)
+    }
+
+    /// Writes the intent before the change: `Err` (and no change) when it cannot be written.
+    async fn write_intent(
+        &self,
+        intent: Option<Intent>,
+        timeout: Duration,
+    ) -> Result<Option<Intent>, String> {
+        let (Some(j), Some(i)) = (self.journaling, intent) else {
+            return Ok(None);
+        };
+        match j.journal.intent(&i, timeout).await {
+            Ok(()) => Ok(Some(i)),
+            Err(e) => {
+                tracing::error!(target: "iam_sweeper::journal", user = %i.user, credential = %i.credential, error = %e, "intent not written; action not taken");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Writes how the change ended, and what it did to the key (for quarantine and
+    /// `DELETE_DEACTIVATED_AFTER_DAYS`). A record that cannot be written is a run problem; the
+    /// change stands.
+    async fn record_outcome(&self, intent: Option<Intent>, o: &Outcome, timeout: Duration) {
+        let (Some(j), Some(i)) = (self.journaling, intent) else {
+            return;
+        };
+        let record = OutcomeRecord {
+            run_id: i.run_id.clone(),
+            seq: i.seq,
+            at: self.now,
+            user: o.user.clone(),
+            credential: o.credential,
+            access_key_id: o.access_key_id.clone(),
+            action: i.action,
+            status: o.status,
+            taken: o.taken,
+            detail: o.detail.as_ref().map(ToString::to_string),
+            undo: o.undo.clone(),
+        };
+        if let Err(e) = j.journal.outcome(&record, timeout).await {
+            self.journal_problems.borrow_mut().push(e.to_string());
+        }
+        let kind = match (o.status, o.taken) {
+            (Status::Done, Some(Action::DeactivateKey)) => KeyEventKind::Deactivated,
+            (Status::Done, Some(Action::DeleteKey)) => KeyEventKind::Deleted,
+            _ => return,
+        };
+        let Some(key_id) = o.access_key_id.clone() else {
+            return;
+        };
+        let event = KeyEvent {
+            user: o.user.clone(),
+            key_id,
+            at: self.now,
+            event: kind,
+            run_id: i.run_id.clone(),
+        };
+        if let Err(e) = j.journal.key_event(&event, &i, timeout).await {
+            self.journal_problems.borrow_mut().push(e.to_string());
         }
     }
 
@@ -389,7 +627,16 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
             return o;
         }
         let action = Planned::Password.action();
-        match Budget::call(
+        let reasons = f.rules.iter().map(|r| r.as_str().to_string()).collect();
+        let intent = self.intent(f, action, reasons, |i| {
+            i.login_profile_created = Some(profile);
+            i.password_last_used = last_used;
+        });
+        let intent = match self.write_intent(intent, timeout).await {
+            Ok(i) => i,
+            Err(e) => return base.with(Status::Failed, Detail::JournalUnwritable(e)),
+        };
+        let outcome = match Budget::call(
             timeout,
             "DeleteLoginProfile",
             self.account.delete_login_profile(user),
@@ -407,7 +654,9 @@ impl<A: IamReads + IamActions> Enforcer<'_, A> {
                 let made = check.as_ref().map(Option::is_none);
                 self.after_lost_answer(base, action, e, made)
             }
-        }
+        };
+        self.record_outcome(intent, &outcome, timeout).await;
+        outcome
     }
 
     /// A change whose answer did not arrive: `made` is what a read right after says (was the

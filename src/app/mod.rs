@@ -2,14 +2,19 @@
 //!
 //! [`sweep`] is the run start to finish; [`act`] the action phase (live re-check, then act);
 //! [`reads`] chooses per-user or paged reads of tags and password use; [`hub`] imports the
-//! findings into Security Hub (`SECURITY_HUB`); [`ports`] the traits the run needs from AWS. The settings come from the environment through [`settings_from_env`].
+//! findings into Security Hub (`SECURITY_HUB`); [`journal`] writes the write-ahead journal
+//! (`JOURNAL_BUCKET`); [`owner_mail`] warns credentials' owners (`SENDER_EMAIL`); [`ports`] the traits the run needs from AWS; [`undo`] reverses a journaled run and lists the runs (`iam-sweeper undo` / `runs`). The settings come from the environment through [`settings_from_env`].
 
 pub mod act;
 pub mod budget;
 pub mod hub;
+pub mod journal;
+pub mod org;
+pub mod owner_mail;
 pub mod ports;
 pub mod reads;
 pub mod sweep;
+pub mod undo;
 
 use crate::core::config::{self, ConfigError, Policy, Runtime};
 

@@ -83,14 +83,97 @@ pub trait SecurityHub {
     ) -> Result<FindingsPage, HubError>;
 }
 
+/// Mail to one person (SES v2 `SendEmail`): owner warnings.
+pub trait Mailer {
+    /// Sends a plain-text mail from `from` (a verified SES identity) to `to`; returns the
+    /// message ID.
+    async fn send_mail(
+        &self,
+        from: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<String, MailError>;
+}
+
+/// A failed `SendEmail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "SendEmail to {to} failed{}: {message}; check that SENDER_EMAIL is a verified SES identity, \
+     that the recipient is verified while the account is in the SES sandbox, and that the role \
+     allows ses:SendEmail",
+    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+)]
+pub struct MailError {
+    pub to: String,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// What `undo` needs beyond the reads: the reversing changes.
+pub trait IamRestore {
+    /// Sets the key `Active` again (`UpdateAccessKey`).
+    async fn activate_key(&self, user: &str, key_id: &str) -> Result<(), IamError>;
+    /// Creates a console password that must be changed at first sign-in (`CreateLoginProfile`
+    /// with `PasswordResetRequired`).
+    async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), IamError>;
+}
+
+/// Objects in S3: the journal's write-once records and the organization's listings and results.
+pub trait ObjectStore {
+    /// Writes `body` at `bucket`/`key` only if no object is there yet (`PutObject` with
+    /// `If-None-Match: *`): [`Written::AlreadyThere`] when one is, and nothing is overwritten.
+    async fn put_new(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<Written, StoreError>;
+    /// The object's bytes (`GetObject`); `None` when there is no such key.
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every key under `prefix` (`ListObjectsV2`, every page), in S3's order (UTF-8 binary).
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// What a write-once `PutObject` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The object was created.
+    Created,
+    /// An object was already at that key (412 `PreconditionFailed`); it was left as it was.
+    AlreadyThere,
+}
+
+/// A failed S3 call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{operation} s3://{bucket}/{key} failed{}: {message}; check the bucket exists and the role \
+     allows s3:{operation} on it",
+    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+)]
+pub struct StoreError {
+    /// The S3 call that failed.
+    pub operation: &'static str,
+    pub bucket: String,
+    /// The key, or the prefix of a listing.
+    pub key: String,
+    /// The service's error code, when S3 answered at all.
+    pub code: Option<String>,
+    /// The service's message, or the root cause when the request never got an answer.
+    pub message: String,
+}
+
 /// Everything a sweep of one account needs.
 pub trait Account:
-    ReportSource + IamReads + IamPagedReads + IamActions + Notifier + SecurityHub
+    ReportSource + IamReads + IamPagedReads + IamActions + Notifier + SecurityHub + ObjectStore + Mailer
 {
 }
 
-impl<T: ReportSource + IamReads + IamPagedReads + IamActions + Notifier + SecurityHub> Account
-    for T
+impl<
+    T: ReportSource
+        + IamReads
+        + IamPagedReads
+        + IamActions
+        + Notifier
+        + SecurityHub
+        + ObjectStore
+        + Mailer,
+> Account for T
 {
 }
 
@@ -204,5 +287,83 @@ pub struct HubError {
     /// `AccessDeniedException` when the role lacks the permission), when it answered at all.
     pub code: Option<String>,
     /// The service's message, or the root cause when the request never got an answer.
+    pub message: String,
+}
+
+pub use crate::core::org::{AccountId, OrgAccount, OrgAccountStatus};
+
+/// The organization's accounts and OUs (AWS Organizations, from the management or a
+/// delegated administrator account), one page per call: the listing step follows the tokens.
+pub trait Organization {
+    /// One page of `ListAccounts` (at most 20 accounts; a page may be empty and still carry a
+    /// token).
+    async fn accounts_page(
+        &self,
+        next_token: Option<&str>,
+    ) -> Result<OrgPage<OrgAccount>, OrgError>;
+    /// One page of `ListChildren` of `parent` with `ChildType=ORGANIZATIONAL_UNIT`: the OU IDs.
+    async fn child_ous_page(
+        &self,
+        parent: &str,
+        next_token: Option<&str>,
+    ) -> Result<OrgPage<String>, OrgError>;
+    /// One page of `ListAccountsForParent`: the accounts directly in `parent`.
+    async fn parent_accounts_page(
+        &self,
+        parent: &str,
+        next_token: Option<&str>,
+    ) -> Result<OrgPage<OrgAccount>, OrgError>;
+    /// One page of `ListTagsForResource` for an account.
+    async fn account_tags_page(
+        &self,
+        account_id: &str,
+        next_token: Option<&str>,
+    ) -> Result<OrgPage<(String, String)>, OrgError>;
+}
+
+/// One page of an Organizations list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgPage<T> {
+    pub items: Vec<T>,
+    /// The next page's token; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// A failed Organizations call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{operation} failed{}: {message}; the listing runs in the organization's management account \
+     or a delegated administrator, with organizations:{operation} allowed",
+    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+)]
+pub struct OrgError {
+    /// The Organizations call that failed.
+    pub operation: &'static str,
+    /// The service's error code, when Organizations answered at all.
+    pub code: Option<String>,
+    /// The service's message, or the root cause when the request never got an answer.
+    pub message: String,
+}
+
+/// The member accounts: assume the member role in one and get an [`Account`] whose IAM and
+/// Security Hub are the member's (its SNS, S3 and SES stay the hub's).
+pub trait Members {
+    type Member: Account;
+    /// Assumes the member role in `account` (checked now, not at the first IAM call).
+    async fn member(&self, account: &AccountId) -> Result<std::rc::Rc<Self::Member>, AssumeError>;
+}
+
+/// The member role could not be assumed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "role not assumable: {role_arn}{}: {message}; check the member role is deployed in the \
+     account, trusts this function's role (and the external ID, when set), and that the function \
+     may call sts:AssumeRole on it",
+    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+)]
+pub struct AssumeError {
+    pub role_arn: String,
+    /// STS's error code, when it answered at all.
+    pub code: Option<String>,
     pub message: String,
 }

@@ -14,6 +14,8 @@ use crate::app::Settings;
 use crate::app::act;
 use crate::app::budget::{Budget, PUBLISH_TIMEOUT};
 use crate::app::hub;
+use crate::app::journal::Journal;
+use crate::app::owner_mail;
 use crate::app::ports::{Account, FetchError};
 use crate::app::reads;
 use crate::core::audit::Audit;
@@ -21,6 +23,7 @@ use crate::core::config::Policy;
 use crate::core::event::{self, EventError};
 use crate::core::exemption;
 use crate::core::finding::Finding;
+use crate::core::journal::{self, KeyEventKind, Manifest};
 use crate::core::report::{self, ReportError};
 use crate::core::rules;
 use crate::core::run::{self, ActionCounts, Counter, Problem, RunReport};
@@ -86,13 +89,31 @@ pub async fn handle<A: Account>(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<RunReport, RunError> {
+    use tracing::Instrument;
+    let run_id = journal::run_id(now, entropy(now));
+    // Every log event of the run carries its ID (the span's field).
+    let span = tracing::info_span!("run", run_id = %run_id);
+    sweep(account, settings, event, now, deadline, run_id)
+        .instrument(span)
+        .await
+}
+
+async fn sweep<A: Account>(
+    account: &A,
+    settings: &Settings,
+    event: &serde_json::Value,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+    run_id: String,
+) -> Result<RunReport, RunError> {
     let invocation = event::classify(event, settings.policy.mode)?;
     let policy = Policy {
         mode: invocation.mode,
         ..settings.policy.clone()
     };
+    let started = now;
     let now = invocation.as_of.unwrap_or(now);
-    tracing::info!(mode = %policy.mode, trigger = ?invocation.trigger, as_of = %now, "run started");
+    tracing::info!(run_id = %run_id, mode = %policy.mode, trigger = ?invocation.trigger, as_of = %now, "run started");
 
     let budget = Budget::new(deadline);
     let wait = budget.report_wait(Duration::from_secs(u64::from(
@@ -103,7 +124,7 @@ pub async fn handle<A: Account>(
         Err(e) => {
             // Nothing was touched; a human still hears of it (the mail and the failed invocation).
             if let Some(topic) = &settings.runtime.sns_topic_arn {
-                let message = summary::failure(&policy, topic, &e.to_string());
+                let message = summary::failure(&policy, topic, &run_id, &e.to_string());
                 if let Err(p) = publish(account, topic, &message).await {
                     tracing::error!(error = %p, "failure summary not published");
                 }
@@ -123,9 +144,40 @@ pub async fn handle<A: Account>(
         now,
     )
     .await;
+    let mut problems = Vec::new();
+    let account_id = run::account_id(records.iter().map(|r| r.arn.as_str()));
+    // A what-if run (`as_of`) describes no real night: nothing is journaled.
+    let journal = settings
+        .runtime
+        .journal
+        .as_ref()
+        .filter(|_| invocation.as_of.is_none())
+        .map(|place| {
+            Journal::new(
+                account,
+                place,
+                account_id.as_deref().unwrap_or("unknown-account"),
+                &run_id,
+            )
+        });
+    let journaling = match &journal {
+        Some(j) => Some(act::Journaling {
+            journal: j,
+            history: read_history(
+                j,
+                settings,
+                &records,
+                &policy,
+                now,
+                &mut findings,
+                &mut problems,
+            )
+            .await,
+        }),
+        None => None,
+    };
     findings.iter().for_each(log_finding);
 
-    let mut problems = Vec::new();
     let phase = act::act(
         account,
         settings,
@@ -135,6 +187,7 @@ pub async fn handle<A: Account>(
         &tag_errors,
         now,
         deadline,
+        journaling.as_ref(),
         &mut problems,
     )
     .await;
@@ -150,8 +203,23 @@ pub async fn handle<A: Account>(
     let actions = phase.outcomes;
     let action_counts = ActionCounts::of(&actions);
     problems.extend(run::action_problems(&actions, &action_counts));
+    let (owner_mail, mail_problem) = owner_mail::send(
+        account,
+        settings,
+        &policy,
+        account_id.as_deref().unwrap_or("unknown-account"),
+        &findings,
+        &actions,
+        journal.as_ref(),
+        now,
+    )
+    .await;
+    problems.extend(mail_problem);
     let mut report = RunReport {
-        account_id: run::account_id(records.iter().map(|r| r.arn.as_str())),
+        run_id: run_id.clone(),
+        owner_mail,
+        journal: journal.as_ref().map(|j| j.place().to_string()),
+        account_id,
         audit: Audit::from_findings(findings, &policy, now).check_names(&records),
         invocation,
         report_generated_time,
@@ -174,6 +242,26 @@ pub async fn handle<A: Account>(
         }
     }
 
+    if let Some(j) = &journal {
+        let manifest = Manifest {
+            run_id: run_id.clone(),
+            account: j.account().to_string(),
+            mode: report.audit.policy.mode.to_string(),
+            started,
+            finished: started.max(now),
+            settings: serde_json::to_value(&report.audit.policy).unwrap_or_default(),
+            counts: counters(&report).as_object().cloned().unwrap_or_default(),
+            intents: j.intents(),
+            problems: report.problems.iter().map(ToString::to_string).collect(),
+        };
+        if let Err(e) = j.manifest(&manifest).await {
+            tracing::error!(target: "iam_sweeper::journal", error = %e, "run manifest not written");
+            report.problems.push(Problem::Journal(format!(
+                "the run manifest could not be written: {e}"
+            )));
+        }
+    }
+
     if let Some(topic) = &settings.runtime.sns_topic_arn {
         let message = summary::build(&report);
         match publish(account, topic, &message).await {
@@ -190,6 +278,81 @@ pub async fn handle<A: Account>(
     } else {
         Ok(report)
     }
+}
+
+/// A run ID's random part: distinct for two runs started in the same second.
+fn entropy(started: DateTime<Utc>) -> u32 {
+    use std::hash::BuildHasher;
+    let seed = started.timestamp_nanos_opt().unwrap_or_default();
+    // RandomState is seeded per process from the operating system's randomness.
+    std::hash::RandomState::new().hash_one(seed) as u32
+}
+
+/// Each key's latest journal event, when quarantine or deletion after deactivation needs it, and
+/// the deletions `DELETE_DEACTIVATED_AFTER_DAYS` makes due (added to `findings`). A journal that
+/// cannot be read deletes nothing it would have decided.
+async fn read_history<A: Account>(
+    j: &Journal<'_, A>,
+    settings: &Settings,
+    records: &[crate::core::report::Record],
+    policy: &Policy,
+    now: DateTime<Utc>,
+    findings: &mut Vec<Finding>,
+    problems: &mut Vec<Problem>,
+) -> Option<Result<std::collections::HashMap<String, journal::KeyEvent>, String>> {
+    let rt = &settings.runtime;
+    if rt.quarantine_days == 0 && rt.delete_deactivated_after_days.is_none() {
+        return None;
+    }
+    let history = match j.key_history().await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(target: "iam_sweeper::journal", error = %e, "journal unreadable");
+            problems.push(Problem::Journal(format!(
+                "the journal's key history could not be read ({e}); no key was deleted on its account"
+            )));
+            return Some(Err(e.to_string()));
+        }
+    };
+    if let Some(days) = rt.delete_deactivated_after_days {
+        let by_user: std::collections::HashMap<&str, &crate::core::report::Record> =
+            records.iter().map(|r| (r.user.as_str(), r)).collect();
+        let mut due: Vec<&journal::KeyEvent> = history
+            .values()
+            .filter(|e| {
+                e.event == KeyEventKind::Deactivated
+                    && e.at + chrono::Duration::days(i64::from(days)) <= now
+            })
+            .collect();
+        due.sort_by(|a, b| (&a.user, &a.key_id).cmp(&(&b.user, &b.key_id)));
+        for e in due {
+            let Some(r) = by_user.get(e.user.as_str()) else {
+                continue;
+            };
+            match j.event_intent(e).await {
+                Ok(Some(intent)) => {
+                    let already = |f: &Finding| {
+                        f.user == e.user
+                            && f.key_created.map(|t| t.timestamp())
+                                == intent.key_created.map(|t| t.timestamp())
+                    };
+                    if findings.iter().any(|f| already(f) && f.planned()) {
+                        continue;
+                    }
+                    if let Some(f) = journal::follow_up(r, &intent, e.at, &policy.exempt_users) {
+                        findings.retain(|g| !already(g));
+                        findings.push(f);
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => problems.push(Problem::Journal(format!(
+                    "the record of {}'s key {} could not be read ({err}); it was not deleted",
+                    e.user, e.key_id
+                ))),
+            }
+        }
+    }
+    Some(Ok(history))
 }
 
 /// Fetches and parses the credential report; nothing is decided on part of one.
@@ -262,6 +425,7 @@ fn log_run(r: &RunReport) {
     tracing::info!(
         target: "iam_sweeper::run",
         account = r.account_id.as_deref().unwrap_or(""),
+        run_id = %r.run_id,
         mode = %r.audit.policy.mode,
         counts = %counters(r),
         published = r.published_message_id.is_some(),

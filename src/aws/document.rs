@@ -38,6 +38,39 @@ impl Intercept for WholeDocument {
     }
 }
 
+/// The interceptor of the S3 client: only its listings are XML documents whose cut would read as
+/// fewer objects (a journal read short would miss a run's records); object bodies are the
+/// journal's JSON, checked by their own length and parse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WholeListing;
+
+impl Intercept for WholeListing {
+    fn name(&self) -> &'static str {
+        "WholeListing"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let listing = cfg
+            .load::<Metadata>()
+            .is_some_and(|op| op.name() == "ListObjectsV2");
+        match context.response().body().bytes() {
+            Some(body) if listing => {
+                check(body)?;
+                if context.response().status().is_success() {
+                    has_required("ListObjectsV2", body)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The members a successful answer always carries, by operation, that the SDK would otherwise
 /// fill with an empty default when they are missing (an empty tag list, no keys, no user).
 fn required_members(operation: &str) -> &'static [&'static str] {
@@ -49,6 +82,7 @@ fn required_members(operation: &str) -> &'static [&'static str] {
         "GetAccessKeyLastUsed" => &["AccessKeyLastUsed", "UserName"],
         "ListUsers" => &["Users"],
         "GetCredentialReport" => &["Content"],
+        "ListObjectsV2" => &["IsTruncated", "KeyCount"],
         _ => &[],
     }
 }

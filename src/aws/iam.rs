@@ -398,3 +398,30 @@ pub async fn delete_login_profile(c: &Client, user: &str) -> Result<(), IamError
         .map(drop)
         .map_err(|e| iam_error(OP, &e))
 }
+
+/// Sets the key `Active` again (`UpdateAccessKey`): `undo` of a deactivation.
+pub async fn activate_key(c: &Client, user: &str, key_id: &str) -> Result<(), IamError> {
+    const OP: &str = "UpdateAccessKey";
+    c.update_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .status(StatusType::Active)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| iam_error(OP, &e))
+}
+
+/// Creates a console password that must be changed at first sign-in (`CreateLoginProfile`):
+/// `undo` of a password deletion.
+pub async fn create_login_profile(c: &Client, user: &str, password: &str) -> Result<(), IamError> {
+    const OP: &str = "CreateLoginProfile";
+    c.create_login_profile()
+        .user_name(user)
+        .password(password)
+        .password_reset_required(true)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| iam_error(OP, &e))
+}

@@ -7,7 +7,11 @@
 pub mod credential_report;
 pub mod document;
 pub mod iam;
+pub mod identity;
+pub mod org;
+pub mod s3;
 pub mod securityhub;
+pub mod ses;
 pub mod sns;
 
 use std::collections::HashMap;
@@ -49,7 +53,7 @@ const FALLBACK_REGION: &str = "us-east-1";
 /// Loads the shared SDK config from the standard AWS environment.
 ///
 /// Credentials, region and endpoint overrides (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IAM`,
-/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_SECURITYHUB`) come from aws-config's usual chain.
+/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_SECURITYHUB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SESV2`) come from aws-config's usual chain.
 /// On top of that it sets adaptive retry with [`MAX_ATTEMPTS`] attempts and explicit timeouts,
 /// because the SDK's defaults have no operation timeout at all.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
@@ -79,6 +83,10 @@ pub struct AwsAccount {
     pub sns: aws_sdk_sns::Client,
     /// Security Hub: the findings (`SECURITY_HUB`), in the function's region.
     pub securityhub: aws_sdk_securityhub::Client,
+    /// S3: the journal (`JOURNAL_BUCKET`).
+    pub s3: aws_sdk_s3::Client,
+    /// SES v2: owner mail (`SENDER_EMAIL`).
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl AwsAccount {
@@ -96,6 +104,15 @@ impl AwsAccount {
             // JSON protocol: the XML document check does not apply (a cut JSON answer fails to
             // parse on its own).
             securityhub: aws_sdk_securityhub::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .interceptor(document::WholeListing)
+                    // An endpoint of one's own (a local emulator, a VPC endpoint URL) has no
+                    // per-bucket host names: the bucket goes in the path there.
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
+            ses: aws_sdk_sesv2::Client::new(config),
         }
     }
 }
@@ -180,6 +197,44 @@ impl ports::SecurityHub for AwsAccount {
     ) -> Result<ports::FindingsPage, ports::HubError> {
         securityhub::active_findings(&self.securityhub, product_arn, generator_ids, next_token)
             .await
+    }
+}
+
+impl ports::ObjectStore for AwsAccount {
+    async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<ports::Written, ports::StoreError> {
+        s3::put_new(&self.s3, bucket, key, body).await
+    }
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, ports::StoreError> {
+        s3::get(&self.s3, bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ports::StoreError> {
+        s3::list(&self.s3, bucket, prefix).await
+    }
+}
+
+impl ports::Mailer for AwsAccount {
+    async fn send_mail(
+        &self,
+        from: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<String, ports::MailError> {
+        ses::send(&self.ses, from, to, subject, body).await
+    }
+}
+
+impl ports::IamRestore for AwsAccount {
+    async fn activate_key(&self, user: &str, key_id: &str) -> Result<(), IamError> {
+        iam::activate_key(&self.iam, user, key_id).await
+    }
+    async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), IamError> {
+        iam::create_login_profile(&self.iam, user, password).await
     }
 }
 

@@ -88,6 +88,27 @@ pub struct Runtime {
     /// `SECURITY_HUB`: import every finding into Security Hub (the function's account and
     /// region) and close the ones this tool raised earlier that are fixed. Off by default.
     pub security_hub: bool,
+    /// `JOURNAL_BUCKET` / `JOURNAL_PREFIX`: where the write-ahead journal goes; none means no
+    /// journal (and no quarantine, no delete-after-deactivation).
+    pub journal: Option<JournalPlace>,
+    /// `QUARANTINE_DAYS`: above 0, a key due for deletion is deactivated instead and deleted on
+    /// a later run once the journal shows this tool deactivated it that many days ago.
+    pub quarantine_days: u32,
+    /// `DELETE_DEACTIVATED_AFTER_DAYS`: keys this tool deactivated and that stayed inactive (and
+    /// unused) that long are deleted. Unset: never.
+    pub delete_deactivated_after_days: Option<u32>,
+    /// `SENDER_EMAIL`: the verified SES identity owner mail comes from; none means no owner mail.
+    pub sender_email: Option<String>,
+    /// `OWNER_EMAIL_TAG`: the user tag holding the owner's address.
+    pub owner_email_tag: String,
+}
+
+/// A journal's bucket and key prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalPlace {
+    pub bucket: String,
+    /// Ends with `/` unless empty.
+    pub prefix: String,
 }
 
 impl Default for Runtime {
@@ -98,12 +119,17 @@ impl Default for Runtime {
             concurrency: 8,
             paged_reads: false,
             security_hub: false,
+            journal: None,
+            quarantine_days: 0,
+            delete_deactivated_after_days: None,
+            sender_email: None,
+            owner_email_tag: "email".into(),
         }
     }
 }
 
 /// Every environment variable the binary reads, for documentation and the template check.
-pub const VARIABLES: [&str; 18] = [
+pub const VARIABLES: [&str; 24] = [
     "MODE",
     "CIS_VERSION",
     "STALE_AFTER_DAYS",
@@ -122,6 +148,12 @@ pub const VARIABLES: [&str; 18] = [
     "CONCURRENCY",
     "PAGED_READS",
     "SECURITY_HUB",
+    "JOURNAL_BUCKET",
+    "JOURNAL_PREFIX",
+    "QUARANTINE_DAYS",
+    "DELETE_DEACTIVATED_AFTER_DAYS",
+    "SENDER_EMAIL",
+    "OWNER_EMAIL_TAG",
 ];
 
 /// One or more invalid settings, each with the variable and what is wrong.
@@ -207,7 +239,30 @@ pub fn from_lookup(
         concurrency: r.number("CONCURRENCY", rt.concurrency, 1, 64),
         paged_reads: r.flag("PAGED_READS", rt.paged_reads),
         security_hub: r.flag("SECURITY_HUB", rt.security_hub),
+        journal: r.journal("JOURNAL_BUCKET", "JOURNAL_PREFIX"),
+        quarantine_days: r.number("QUARANTINE_DAYS", rt.quarantine_days, 0, MAX_DAYS),
+        delete_deactivated_after_days: r
+            .get("DELETE_DEACTIVATED_AFTER_DAYS")
+            .map(|_| r.number("DELETE_DEACTIVATED_AFTER_DAYS", 0, 1, MAX_DAYS)),
+        sender_email: r.email("SENDER_EMAIL"),
+        owner_email_tag: r.tag_key("OWNER_EMAIL_TAG", &rt.owner_email_tag),
     };
+    if runtime.journal.is_none() {
+        // Both stages decide from the journal's record of what this tool deactivated: without a
+        // journal they could only delete keys nobody can prove this tool disabled.
+        if runtime.quarantine_days > 0 {
+            r.problem(
+                "QUARANTINE_DAYS",
+                "needs JOURNAL_BUCKET: a quarantined key is deleted only when the journal shows this tool deactivated it",
+            );
+        }
+        if runtime.delete_deactivated_after_days.is_some() {
+            r.problem(
+                "DELETE_DEACTIVATED_AFTER_DAYS",
+                "needs JOURNAL_BUCKET: only keys the journal shows this tool deactivated are deleted",
+            );
+        }
+    }
     if policy.disable_after_days < policy.stale_after_days {
         r.problem(
             "DISABLE_AFTER_DAYS",
@@ -314,6 +369,45 @@ impl Reader<'_> {
             self.problem(name, format!("`{v}` is not a valid IAM tag key (at most 128 characters, not starting with aws:)"));
         }
         v
+    }
+
+    /// The journal's place: a bucket name as S3 accepts it, and a prefix that ends with `/`.
+    fn journal(&mut self, bucket: &'static str, prefix: &'static str) -> Option<JournalPlace> {
+        let p = self.get(prefix).unwrap_or_default();
+        let name = self.get(bucket)?;
+        let valid = (3..=63).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && name.as_bytes()[0].is_ascii_alphanumeric()
+            && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+        if !valid {
+            self.problem(
+                bucket,
+                format!("`{name}` is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)"),
+            );
+        }
+        if p.starts_with('/') || p.contains("//") {
+            self.problem(prefix, format!("`{p}` must not start with / or contain //"));
+        }
+        let prefix = if p.is_empty() || p.ends_with('/') {
+            p
+        } else {
+            format!("{p}/")
+        };
+        Some(JournalPlace {
+            bucket: name,
+            prefix,
+        })
+    }
+
+    /// An email address as SES takes it (a plain `local@domain`).
+    fn email(&mut self, name: &'static str) -> Option<String> {
+        let v = self.get(name)?;
+        if !crate::core::owner_mail::is_address(&v) {
+            self.problem(name, format!("`{v}` is not an email address"));
+        }
+        Some(v)
     }
 
     fn topic_arn(&mut self, name: &'static str) -> Option<String> {

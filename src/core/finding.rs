@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::core::cis::Controls;
 
@@ -73,6 +73,27 @@ impl Serialize for Credential {
     }
 }
 
+impl std::str::FromStr for Credential {
+    type Err = String;
+    fn from_str(v: &str) -> Result<Self, String> {
+        Ok(match v {
+            "password" => Credential::Password,
+            "access_key_1" => Credential::AccessKey(Slot::One),
+            "access_key_2" => Credential::AccessKey(Slot::Two),
+            "root_access_key" => Credential::RootAccessKey(Slot::One),
+            other => return Err(format!("`{other}` is not a credential")),
+        })
+    }
+}
+
+/// Read back from the journal: the spelling [`Credential::as_str`] writes.
+impl<'de> Deserialize<'de> for Credential {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        v.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 pub use crate::core::rule_id::RuleId;
 
 /// What enforce mode would do with the credential. Ordered by strength: when two rules want
@@ -87,6 +108,7 @@ pub use crate::core::rule_id::RuleId;
     PartialOrd,
     Ord,
     Serialize,
+    Deserialize,
     strum::Display,
     strum::IntoStaticStr,
 )]
@@ -163,6 +185,39 @@ pub struct Finding {
     pub key_slot: Option<u8>,
     /// The benchmark controls the finding evidences (`CIS_VERSION`'s IDs, Security Hub's).
     pub controls: Controls,
+    /// For a key this tool deactivated earlier and that is now due for deletion
+    /// (`DELETE_DEACTIVATED_AFTER_DAYS`): when the journal says it was deactivated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deactivated_since: Option<DateTime<Utc>>,
+}
+
+impl Finding {
+    /// A finding with no rule, no activity and no action yet: the base the rules fill in.
+    pub fn blank(user: &str, arn: &str, credential: Credential) -> Finding {
+        Finding {
+            user: user.to_string(),
+            arn: arn.to_string(),
+            credential,
+            rules: Vec::new(),
+            last_activity: None,
+            last_activity_source: None,
+            idle_days: None,
+            stale: false,
+            disable_due: false,
+            disable_on: None,
+            upcoming: false,
+            exempt: false,
+            exemption: None,
+            invalid_exemption: None,
+            action: Action::None,
+            key_created: None,
+            last_used_service: None,
+            last_used_region: None,
+            key_slot: credential.slot().map(Slot::number),
+            controls: crate::core::cis::CisVersion::default().controls(&[]),
+            deactivated_since: None,
+        }
+    }
 }
 
 impl Finding {

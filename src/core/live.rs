@@ -15,6 +15,17 @@ pub enum KeyStatus {
     Other(String),
 }
 
+impl KeyStatus {
+    /// IAM's spelling (`Active`, `Inactive`, or the status verbatim).
+    pub fn as_str(&self) -> &str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+            KeyStatus::Other(s) => s,
+        }
+    }
+}
+
 /// What `GetUser` says of a user: the console password's last use and the user's tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveUser {

@@ -20,6 +20,7 @@ use crate::core::plan::undo_command;
     PartialEq,
     Eq,
     Serialize,
+    serde::Deserialize,
     strum::Display,
     strum::IntoStaticStr,
     strum::EnumIter,
@@ -90,6 +91,22 @@ pub enum Detail {
     Call(IamError),
     /// An outcome went missing (a bug): reported as a failure, never a panic.
     Missing,
+    /// The journal's intent record could not be written, so the change was not made.
+    JournalUnwritable(String),
+    /// Quarantine (`QUARANTINE_DAYS`): deactivated instead of deleted; deleted on a later run.
+    Quarantined { delete_after: DateTime<Utc> },
+    /// Quarantine: this tool deactivated the key at `since`; it is deleted from `until` on.
+    QuarantineWait {
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+    /// Quarantine: the key is inactive but the journal does not show this tool deactivated it
+    /// (or it was reactivated since), so it is not deleted.
+    QuarantineNotOurs,
+    /// A key this tool deactivated is active again (reactivated by someone): not deleted.
+    Reactivated,
+    /// The journal could not be read, so whether this tool deactivated the key is unknown.
+    JournalUnreadable(String),
 }
 
 impl fmt::Display for Detail {
@@ -147,6 +164,31 @@ impl fmt::Display for Detail {
             ),
             Detail::Call(e) => write!(f, "{e}"),
             Detail::Missing => f.write_str("internal error: an outcome went missing"),
+            Detail::JournalUnwritable(e) => write!(
+                f,
+                "the journal's intent record could not be written ({e}); not taken"
+            ),
+            Detail::Quarantined { delete_after } => write!(
+                f,
+                "quarantined: deactivated instead of deleted; deleted on a run from {} on if it stays inactive and unused",
+                delete_after.to_rfc3339()
+            ),
+            Detail::QuarantineWait { since, until } => write!(
+                f,
+                "in quarantine since {} (deactivated by this tool); deleted from {} on",
+                since.to_rfc3339(),
+                until.to_rfc3339()
+            ),
+            Detail::Reactivated => f.write_str(
+                "active again since this tool deactivated it (reactivated by someone); not deleted",
+            ),
+            Detail::QuarantineNotOurs => f.write_str(
+                "inactive, but the journal does not show this tool deactivated it (or it was reactivated since); not deleted",
+            ),
+            Detail::JournalUnreadable(e) => write!(
+                f,
+                "the journal could not be read ({e}), so the key's quarantine is unknown; not deleted"
+            ),
         }
     }
 }

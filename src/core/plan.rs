@@ -45,6 +45,9 @@ pub enum Planned {
         slot: Slot,
         action: KeyAction,
         created: Option<DateTime<Utc>>,
+        /// For the deletion of a key this tool deactivated earlier
+        /// (`DELETE_DEACTIVATED_AFTER_DAYS`): when the journal says it did.
+        deactivated_since: Option<DateTime<Utc>>,
     },
     /// Delete the user's console password (login profile).
     Password,
@@ -60,6 +63,7 @@ impl Planned {
                     slot,
                     action,
                     created: f.key_created,
+                    deactivated_since: f.deactivated_since,
                 })
             }
             (Credential::Password, Action::DeleteLoginProfile) => Some(Planned::Password),

@@ -16,6 +16,8 @@ use crate::core::outcome::{Outcome, Status};
 /// Everything a run found and did: the audit JSON plus each action's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// This run's ID: in the mail, the logs and the journal (`undo RUN_ID`).
+    pub run_id: String,
     #[serde(flatten)]
     pub audit: Audit,
     pub account_id: Option<String>,
@@ -33,6 +35,21 @@ pub struct RunReport {
     /// Findings and actions left out of `findings` and `actions` to keep the Lambda result
     /// under its size limit (see [`RunReport::bounded`]); the counts and the logs have them all.
     pub omitted: Omitted,
+    /// Owner mail (`SENDER_EMAIL`): what was sent and who could not be reached.
+    pub owner_mail: OwnerMailCounts,
+    /// Where the journal is (`s3://bucket/prefix`), when one is configured.
+    pub journal: Option<String>,
+}
+
+/// What owner mail did in one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OwnerMailCounts {
+    /// Mails sent.
+    pub sent: usize,
+    /// Credentials due a mail whose user has no address tag.
+    pub no_address: usize,
+    /// Mails SES refused.
+    pub failed: usize,
 }
 
 /// How many entries a bounded result leaves out.
@@ -91,6 +108,8 @@ impl RunReport {
             Counter::SkippedInUse => a.skipped_in_use,
             Counter::Failed => a.failed,
             Counter::NotTaken => a.not_taken,
+            Counter::OwnerMailsSent => self.owner_mail.sent,
+            Counter::OwnerAddressMissing => self.owner_mail.no_address,
         }
     }
 }
@@ -115,6 +134,8 @@ pub enum Counter {
     SkippedInUse,
     NotTaken,
     AlreadyDone,
+    OwnerMailsSent,
+    OwnerAddressMissing,
 }
 
 impl Counter {
@@ -218,6 +239,10 @@ pub enum Problem {
     DeadlineCut(usize),
     /// The summary could not be published.
     NotPublished(String),
+    /// The journal could not be written or read (`JOURNAL_BUCKET`); what it cost is named.
+    Journal(String),
+    /// Owner mail could not be sent: how many, and the first error.
+    OwnerMail { failed: usize, first: String },
     /// `SECURITY_HUB=true` and findings were not imported into Security Hub, or earlier findings
     /// of fixed credentials could not be closed: `not_imported` of `total` documents were not
     /// accepted, and `reasons` say why (the first few, each once).
@@ -250,6 +275,10 @@ impl fmt::Display for Problem {
                 "{n} action(s) not started because the Lambda deadline was near; raise the function's timeout"
             ),
             Problem::NotPublished(e) => f.write_str(e),
+            Problem::Journal(e) => write!(f, "journal: {e}"),
+            Problem::OwnerMail { failed, first } => {
+                write!(f, "{failed} owner mail(s) not sent: {first}")
+            }
             Problem::SecurityHub {
                 region,
                 not_imported,
@@ -371,6 +400,7 @@ mod tests {
             .map(|f| Outcome::not_taken(f, Detail::ReportMode))
             .collect();
         let report = RunReport {
+            run_id: "20261201T020000Z-00000000".into(),
             audit: Audit::from_findings(findings, &policy, now()),
             account_id: None,
             invocation: Invocation {
@@ -386,6 +416,8 @@ mod tests {
             problems: Vec::new(),
             published_message_id: None,
             omitted: Omitted::default(),
+            owner_mail: Default::default(),
+            journal: None,
         };
         let whole = report.clone().bounded(10);
         assert_eq!(whole.audit.findings.len(), 5);

@@ -45,7 +45,12 @@ pub fn build(r: &RunReport) -> Message {
 /// The message for a run that failed before it could act (the report could not be had or read):
 /// what failed, and that nothing was touched. The account comes from the topic's ARN, as the
 /// report that names it was not read.
-pub fn failure(policy: &crate::core::config::Policy, topic_arn: &str, error: &str) -> Message {
+pub fn failure(
+    policy: &crate::core::config::Policy,
+    topic_arn: &str,
+    run_id: &str,
+    error: &str,
+) -> Message {
     let account = topic_arn
         .split(':')
         .nth(4)
@@ -58,6 +63,7 @@ pub fn failure(policy: &crate::core::config::Policy, topic_arn: &str, error: &st
     let body = [
         format!("iam-sweeper run for AWS account {account} FAILED"),
         String::new(),
+        format!("Run ID:            {run_id}"),
         format!("Mode:              {}", policy.mode),
         format!("What failed:       {error}"),
         String::new(),
@@ -242,6 +248,7 @@ fn header(r: &RunReport, out: &mut Vec<String>) {
         r.account_id.as_deref().unwrap_or("(unknown)")
     ));
     out.push(String::new());
+    out.push(format!("Run ID:            {}", r.run_id));
     out.push(format!("Run time:          {}", time(&r.audit.as_of)));
     let mut mode = p.mode.to_string();
     if r.invocation.dry_run_requested {
@@ -286,6 +293,20 @@ fn header(r: &RunReport, out: &mut Vec<String>) {
         "Actions:           {} planned; {} done, {} already done, {} skipped (in use), {} failed, {} not taken",
         c.actions_planned, a.done, a.already_done, a.skipped_in_use, a.failed, a.not_taken
     ));
+    match &r.journal {
+        Some(place) => out.push(format!(
+            "Journal:           {place} (undo: iam-sweeper undo {} --apply)",
+            r.run_id
+        )),
+        None => out.push("Journal:           none (JOURNAL_BUCKET is not set)".into()),
+    }
+    let m = &r.owner_mail;
+    if m.sent + m.no_address + m.failed > 0 {
+        out.push(format!(
+            "Owner mail:        {} sent, {} credential(s) whose user has no address tag, {} not sent",
+            m.sent, m.no_address, m.failed
+        ));
+    }
     if r.failed() {
         out.push(String::new());
         out.push("THIS RUN FAILED:".into());

@@ -22,8 +22,9 @@ use chrono::{DateTime, Utc};
 
 use crate::app::ports::{
     Asff, FetchError, FetchedReport, FindingsPage, HubError, IamActions, IamError, IamPagedReads,
-    IamReads, ImportFailure, ImportResult, KeyStatus, LiveKey, LiveUser, Message, Notifier,
-    OpenFinding, PublishError, ReportSource, SecurityHub, Tags,
+    IamReads, IamRestore, ImportFailure, ImportResult, KeyStatus, LiveKey, LiveUser, MailError,
+    Mailer, Message, Notifier, ObjectStore, OpenFinding, PublishError, ReportSource, SecurityHub,
+    StoreError, Tags, Written,
 };
 use crate::core::finding::Slot;
 use crate::core::report::Record;
@@ -85,6 +86,13 @@ struct State {
     published: Vec<(String, Message)>,
     publish_error: Option<PublishError>,
     hub: FakeHub,
+    /// S3: objects by (bucket, key).
+    objects: BTreeMap<(String, String), Vec<u8>>,
+    /// Buckets whose writes fail (as if the role lacked s3:PutObject).
+    unwritable: BTreeSet<String>,
+    /// SES: mails sent, as (from, to, subject, body).
+    mails: Vec<(String, String, String, String)>,
+    mail_error: Option<MailError>,
 }
 
 /// Security Hub behind the port: the findings by ID as last imported, each batch's size, and
@@ -431,6 +439,130 @@ fn key_mut<'a>(
         .iter_mut()
         .find(|k| k.id == key_id)
         .ok_or_else(|| no_such(op, &format!("The Access Key with id {key_id}")))
+}
+
+impl FakeAccount {
+    /// Every object in `bucket`, by key.
+    pub fn objects(&self, bucket: &str) -> BTreeMap<String, Vec<u8>> {
+        self.state
+            .borrow()
+            .objects
+            .iter()
+            .filter(|((b, _), _)| b == bucket)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Puts an object as if written earlier.
+    pub fn put_object(&self, bucket: &str, key: &str, body: &[u8]) {
+        self.state
+            .borrow_mut()
+            .objects
+            .insert((bucket.into(), key.into()), body.to_vec());
+    }
+
+    /// Every write to `bucket` fails from now on.
+    pub fn make_unwritable(&self, bucket: &str) {
+        self.state.borrow_mut().unwritable.insert(bucket.into());
+    }
+
+    /// Mails sent: (from, to, subject, body).
+    pub fn mails(&self) -> Vec<(String, String, String, String)> {
+        self.state.borrow().mails.clone()
+    }
+
+    /// Every `SendEmail` fails with `error`.
+    pub fn fail_mail(&self, error: MailError) {
+        self.state.borrow_mut().mail_error = Some(error);
+    }
+}
+
+impl ObjectStore for FakeAccount {
+    async fn put_new(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<Written, StoreError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("PutObject").or_default() += 1;
+        if st.unwritable.contains(bucket) {
+            return Err(StoreError {
+                operation: "PutObject",
+                bucket: bucket.into(),
+                key: key.into(),
+                code: Some("AccessDenied".into()),
+                message: "Access Denied".into(),
+            });
+        }
+        let k = (bucket.to_string(), key.to_string());
+        if st.objects.contains_key(&k) {
+            return Ok(Written::AlreadyThere);
+        }
+        st.objects.insert(k, body);
+        Ok(Written::Created)
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("GetObject").or_default() += 1;
+        Ok(st
+            .objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .cloned())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("ListObjectsV2").or_default() += 1;
+        Ok(st
+            .objects
+            .keys()
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+}
+
+impl Mailer for FakeAccount {
+    async fn send_mail(
+        &self,
+        from: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<String, MailError> {
+        let mut st = self.state.borrow_mut();
+        *st.calls.entry("SendEmail").or_default() += 1;
+        if let Some(e) = &st.mail_error {
+            return Err(MailError {
+                to: to.into(),
+                ..e.clone()
+            });
+        }
+        st.mails
+            .push((from.into(), to.into(), subject.into(), body.into()));
+        Ok(format!("mail-{}", st.mails.len()))
+    }
+}
+
+impl IamRestore for FakeAccount {
+    async fn activate_key(&self, user: &str, key_id: &str) -> Result<(), IamError> {
+        self.change("UpdateAccessKey", user, |st| {
+            key_mut(st, "UpdateAccessKey", user, key_id)?.status = KeyStatus::Active;
+            Ok(())
+        })
+    }
+
+    async fn create_login_profile(&self, user: &str, _password: &str) -> Result<(), IamError> {
+        self.change("CreateLoginProfile", user, |st| {
+            let u = user_mut(st, "CreateLoginProfile", user)?;
+            if u.login_profile.is_some() {
+                return Err(IamError::Other {
+                    operation: "CreateLoginProfile",
+                    code: Some("EntityAlreadyExists".into()),
+                    message: format!("Login Profile for user {user} already exists."),
+                });
+            }
+            u.login_profile = Some(Utc::now());
+            Ok(())
+        })
+    }
 }
 
 impl ReportSource for FakeAccount {

@@ -5,5 +5,6 @@
 //! report; [`fake`] is an in-memory AWS account behind the ports, for orchestration tests.
 
 pub mod fake;
+pub mod org;
 pub mod report;
 pub mod synthetic;

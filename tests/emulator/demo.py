@@ -2,8 +2,10 @@
 
 Starts the emulator on 127.0.0.1 (with emulator_client.py), seeds it with the six users of the CIS
 sample table (elise, brandon, rakesh, helene, paras, anitha) aged so that every rule fires, creates
-an SNS topic, runs `iam-sweeper invoke` in enforce mode, prints the email exactly as SNS received
-it, and stops the emulator.
+an SNS topic and a journal bucket, runs `iam-sweeper invoke` in enforce mode, prints the email
+exactly as SNS received it; lists the journaled run (`iam-sweeper runs`) and undoes it
+(`iam-sweeper undo RUN_ID`, then `--apply`), showing the keys and the password come back; then the organization mode (org_demo.py): a few member accounts swept as the Step Functions
+workflow would, and the organization's digest mail printed; and stops the emulator.
 
 Usage: python demo.py PATH/TO/iam-sweeper
 """
@@ -13,6 +15,7 @@ import json
 import subprocess
 import sys
 
+import org_demo
 from emulator_client import Emulator, EmulatorError
 
 
@@ -52,6 +55,42 @@ USERS = [
 ]
 
 
+JOURNAL_BUCKET = "iam-sweeper-journal"
+
+
+def key_states(emu, users):
+    iam = emu.client("iam")
+    out = {}
+    for u in users:
+        keys = iam.list_access_keys(UserName=u)["AccessKeyMetadata"]
+        try:
+            iam.get_login_profile(UserName=u)
+            password = "password"
+        except iam.exceptions.NoSuchEntityException:
+            password = "no password"
+        out[u] = ", ".join([k["Status"] for k in keys] + [password])
+    return out
+
+
+def undo_demo(binary, emu, env, run_id):
+    """The run's journal, then its undo: a dry run, then --apply."""
+    objects = emu.client("s3").list_objects_v2(Bucket=JOURNAL_BUCKET).get("Contents", [])
+    print(f"\nJournal: {len(objects)} objects in s3://{JOURNAL_BUCKET}/iam-sweeper/, "
+          f"{sum(o['Size'] for o in objects)} bytes:")
+    for o in objects:
+        print(f"  {o['Key']}")
+    for args in (["runs"], ["undo", run_id], ["undo", run_id, "--apply"]):
+        print(f"\n$ iam-sweeper {' '.join(args)}")
+        sys.stdout.flush()
+        done = subprocess.run([binary, *args], env=env, stdout=subprocess.PIPE, text=True)
+        print(done.stdout, end="")
+        if done.returncode != 0:
+            sys.exit(f"iam-sweeper {' '.join(args)} exited {done.returncode}")
+    print("\nAfter the undo (keys, password):")
+    for user, state in key_states(emu, ["elise", "anitha"]).items():
+        print(f"  {user}: {state}")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -66,7 +105,9 @@ def main():
         print(f"Emulator on 127.0.0.1:{emu.port}, seeded with {len(USERS)} users; topic {topic}")
         print("Running: iam-sweeper invoke   (MODE=enforce)\n")
 
-        env = emu.aws_env({"MODE": "enforce", "SNS_TOPIC_ARN": topic})
+        emu.client("s3").create_bucket(Bucket=JOURNAL_BUCKET)
+        env = emu.aws_env({"MODE": "enforce", "SNS_TOPIC_ARN": topic,
+                           "JOURNAL_BUCKET": JOURNAL_BUCKET, "JOURNAL_PREFIX": "iam-sweeper/"})
         run = subprocess.run([binary, "invoke"], env=env, stdout=subprocess.PIPE, text=True)
         if run.returncode != 0:
             sys.exit(f"iam-sweeper invoke exited {run.returncode}")
@@ -86,6 +127,10 @@ def main():
         print("-" * 78)
         print(mail["message"])
         print("=" * 78)
+        undo_demo(binary, emu, env, result["run_id"])
+
+        emu.reset()
+        org_demo.demo(binary, emu)
 
 
 if __name__ == "__main__":

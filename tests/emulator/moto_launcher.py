@@ -11,7 +11,9 @@ endpoints under ``/_seed/``:
                              GetCredentialReport ("credential used between the
                              report and the live re-check")
   POST /_seed/fail           make the next N calls of an IAM action fail with an
-                             AWS-style XML error
+                             AWS-style XML error ("service" for another query-protocol
+                             service, e.g. "sts"; "params": {"RoleArn": ...} to strike only
+                             calls with those request parameters)
   POST /_seed/report_override
                              {"content_b64": "..."}: every later GetCredentialReport
                              answers with these bytes as the report (a malformed
@@ -24,6 +26,7 @@ endpoints under ``/_seed/``:
                              cost, for benchmarks
   POST /_seed/calls/reset    zero those counts and timings
   GET  /_seed/health         {"ok": true}
+  GET  /_seed/ses_sent       every mail SES accepted: [{"source", "to", "subject", "body", ...}]
 
 Security Hub is made faithful to AWS in one respect: BatchImportFindings and GetFindings
 answer InvalidAccessException until EnableSecurityHub was called for the account and region
@@ -164,6 +167,27 @@ def iam_backend(account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
     from moto.iam.models import iam_backends
 
     return iam_backends[account_id]["aws"]
+
+
+def ses_sent() -> list[dict]:
+    """Every mail SES (v1 or v2) accepted, in every account and region, oldest first."""
+    from moto.ses.models import ses_backends
+
+    sent = []
+    for account_id, regions in ses_backends.items():
+        for region, backend in regions.items():
+            for m in backend.sent_messages:
+                sent.append(
+                    {
+                        "account": account_id,
+                        "region": region,
+                        "source": getattr(m, "source", None),
+                        "to": list((getattr(m, "destinations", None) or {}).get("ToAddresses", [])),
+                        "subject": getattr(m, "subject", None),
+                        "body": getattr(m, "body", None),
+                    }
+                )
+    return sent
 
 
 def json_response(start_response: Callable, status: int, obj: Any) -> list[bytes]:
@@ -393,6 +417,8 @@ class SeedingMiddleware:
                     continue
                 if rule["user"] is not None and params.get("UserName") != rule["user"]:
                     continue
+                if any(params.get(k) != v for k, v in rule["params"].items()):
+                    continue
                 rule["times"] -= 1
                 if rule["times"] <= 0:
                     self.failures.remove(rule)
@@ -507,6 +533,8 @@ class SeedingMiddleware:
                         for op, n in sorted(self.calls.items())
                     }
                 return json_response(start_response, 200, timings)
+            if route == "ses_sent" and method == "GET":
+                return json_response(start_response, 200, ses_sent())
             if route == "calls/reset" and method == "POST":
                 with self.lock:
                     self.calls.clear()
@@ -608,6 +636,9 @@ class SeedingMiddleware:
             raise SeedError("status: an HTTP error status 400-599")
         if not isinstance(times, int) or times < 1:
             raise SeedError("times: a positive integer")
+        match = payload.get("params") or {}
+        if not isinstance(match, dict) or not all(isinstance(v, str) for v in match.values()):
+            raise SeedError("params: an object of request parameters to strings")
         rule = {
             "service": str(payload.get("service", "iam")).lower(),
             "action": action,
@@ -616,6 +647,7 @@ class SeedingMiddleware:
             "status": status,
             "times": times,
             "message": payload.get("message"),
+            "params": match,
         }
         with self.lock:
             self.failures.append(rule)

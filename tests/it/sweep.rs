@@ -28,25 +28,25 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 // time, report rows, the account
 
-const ACCOUNT: &str = "123456789012";
-const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:iam-sweeper";
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:iam-sweeper";
 const TAG_KEY: &str = "iam-sweeper:exempt";
-const KEY1: Credential = Credential::AccessKey(Slot::One);
+pub(crate) const KEY1: Credential = Credential::AccessKey(Slot::One);
 
 /// The run's clock: every date in a report is relative to it.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap()
 }
 
-fn ago(days: i64) -> DateTime<Utc> {
+pub(crate) fn ago(days: i64) -> DateTime<Utc> {
     now() - chrono::Duration::days(days)
 }
 
-fn hours_ago(hours: i64) -> DateTime<Utc> {
+pub(crate) fn hours_ago(hours: i64) -> DateTime<Utc> {
     now() - chrono::Duration::hours(hours)
 }
 
-fn root() -> Record {
+pub(crate) fn root() -> Record {
     Record {
         user: report::ROOT_USER.into(),
         arn: format!("arn:aws:iam::{ACCOUNT}:root"),
@@ -59,7 +59,7 @@ fn root() -> Record {
 }
 
 /// A user created 400 days ago with no password and no keys.
-fn user(name: &str) -> Record {
+pub(crate) fn user(name: &str) -> Record {
     Record {
         user: name.into(),
         arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
@@ -74,7 +74,7 @@ fn user(name: &str) -> Record {
     }
 }
 
-fn active_key(created: DateTime<Utc>, used: Option<DateTime<Utc>>) -> AccessKeyColumns {
+pub(crate) fn active_key(created: DateTime<Utc>, used: Option<DateTime<Utc>>) -> AccessKeyColumns {
     AccessKeyColumns {
         active: Some(true),
         last_rotated: Some(created),
@@ -85,7 +85,7 @@ fn active_key(created: DateTime<Utc>, used: Option<DateTime<Utc>>) -> AccessKeyC
 }
 
 /// Key 1 last used `days` days ago (created a year before); a second key used yesterday.
-fn key_used(name: &str, days: i64) -> Record {
+pub(crate) fn key_used(name: &str, days: i64) -> Record {
     let mut r = user(name);
     r.access_keys = [
         active_key(ago(365) + chrono::Duration::seconds(17), Some(ago(days))),
@@ -95,13 +95,13 @@ fn key_used(name: &str, days: i64) -> Record {
 }
 
 /// Key 1 unused for 120 days: deactivated in enforce mode.
-fn stale_key(name: &str) -> Record {
+pub(crate) fn stale_key(name: &str) -> Record {
     key_used(name, 120)
 }
 
 /// A console user set up 20 days ago with a key created 2 s later and never used: deleted in
 /// enforce mode (initial-setup key). The password was used yesterday.
-fn initial_key(name: &str) -> Record {
+pub(crate) fn initial_key(name: &str) -> Record {
     let setup = ago(20);
     let mut r = user(name);
     r.user_creation_time = Some(setup);
@@ -113,7 +113,7 @@ fn initial_key(name: &str) -> Record {
 }
 
 /// A console password set 400 days ago and last used 120 days ago: deleted in enforce mode.
-fn stale_password(name: &str) -> Record {
+pub(crate) fn stale_password(name: &str) -> Record {
     let mut r = user(name);
     r.password_enabled = Some(true);
     r.password_last_changed = Some(ago(400));
@@ -123,7 +123,7 @@ fn stale_password(name: &str) -> Record {
 
 /// The account: a report of the root row and `users`, generated an hour ago, and live IAM as
 /// the report describes it.
-fn account(users: &[Record]) -> FakeAccount {
+pub(crate) fn account(users: &[Record]) -> FakeAccount {
     let records: Vec<Record> = std::iter::once(root())
         .chain(users.iter().cloned())
         .collect();
@@ -138,7 +138,7 @@ fn live(a: &FakeAccount, users: &[&str]) -> Vec<Option<FakeUser>> {
 }
 
 /// The live status of `user`'s key 1 (`None` once deleted).
-fn key1(a: &FakeAccount, user: &str) -> Option<KeyStatus> {
+pub(crate) fn key1(a: &FakeAccount, user: &str) -> Option<KeyStatus> {
     a.key_status(user, &key_id(user, Slot::One))
 }
 
@@ -159,7 +159,7 @@ fn gone(operation: &'static str, what: &str) -> IamError {
 
 /// Settings with per-user reads only (`PAGED_READS=false`, the default), so each test counts the
 /// per-user calls; the paged reads have their own tests, which compare the two.
-fn settings(mode: Mode) -> Settings {
+pub(crate) fn settings(mode: Mode) -> Settings {
     Settings {
         policy: Policy {
             mode,
@@ -183,7 +183,7 @@ fn paged_settings(mode: Mode) -> Settings {
 }
 
 /// What an EventBridge rule schedule sends.
-fn scheduled_event() -> Value {
+pub(crate) fn scheduled_event() -> Value {
     json!({
         "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
         "detail-type": "Scheduled Event", "source": "aws.events",
@@ -192,7 +192,7 @@ fn scheduled_event() -> Value {
     })
 }
 
-async fn run(a: &FakeAccount, settings: &Settings) -> Result<RunReport, RunError> {
+pub(crate) async fn run(a: &FakeAccount, settings: &Settings) -> Result<RunReport, RunError> {
     run_until(a, settings, None).await
 }
 
@@ -206,7 +206,7 @@ async fn run_until(
 }
 
 /// The report of a run that completed but failed.
-fn failed_report(result: Result<RunReport, RunError>) -> RunReport {
+pub(crate) fn failed_report(result: Result<RunReport, RunError>) -> RunReport {
     match result {
         Err(RunError::Failed(report)) => *report,
         Ok(report) => panic!(
@@ -217,7 +217,7 @@ fn failed_report(result: Result<RunReport, RunError>) -> RunReport {
     }
 }
 
-fn ok_report(result: Result<RunReport, RunError>) -> RunReport {
+pub(crate) fn ok_report(result: Result<RunReport, RunError>) -> RunReport {
     match result {
         Ok(report) => report,
         Err(RunError::Failed(r)) => panic!("the run failed: {:?}; {:?}", r.problems, r.actions),
@@ -226,7 +226,11 @@ fn ok_report(result: Result<RunReport, RunError>) -> RunReport {
 }
 
 /// The one outcome for `user`'s `credential`.
-fn outcome<'a>(report: &'a RunReport, user: &str, credential: Credential) -> &'a Outcome {
+pub(crate) fn outcome<'a>(
+    report: &'a RunReport,
+    user: &str,
+    credential: Credential,
+) -> &'a Outcome {
     let found: Vec<&Outcome> = report
         .actions
         .iter()
@@ -1239,6 +1243,7 @@ fn summary_of_5000_findings_stays_under_the_sns_limit() {
         .map(|f| Outcome::not_taken(f, Detail::ReportMode))
         .collect();
     let report = RunReport {
+        run_id: "20261201T020000Z-00000000".into(),
         account_id: run::account_id(records.iter().map(|r| r.arn.as_str())),
         audit: Audit::from_findings(findings, &policy, now()),
         invocation: Invocation {
@@ -1254,6 +1259,8 @@ fn summary_of_5000_findings_stays_under_the_sns_limit() {
         problems: Vec::new(),
         published_message_id: None,
         omitted: Default::default(),
+        owner_mail: Default::default(),
+        journal: None,
     };
 
     let message = summary::build(&report);

@@ -211,6 +211,7 @@ fn base_finding(
         last_used_region: key.and_then(|k| k.last_used_region.clone()),
         key_slot: credential.slot().map(Slot::number),
         controls: CisVersion::default().controls(&[]),
+        deactivated_since: None,
     }
 }
 
