@@ -8,7 +8,11 @@ Measures, against a 5,000-user account on the local AWS emulator (re-seeded befo
       calls that cannot be avoided and the emulator's own per-call cost;
   (d) Cloud Custodian (c7n, pinned) on the same data: report-only and enforce, ratios;
   (e) cold start: process start until the runtime asks for its first event;
-  (f) the arm64 release zip, when `make build` has produced it.
+  (f) the arm64 release zip, when `make build` has produced it;
+  (g) an organization sweep (the organization mode, its steps run as the Step Functions workflow
+      runs them, tests/emulator/org_demo.py): --org-accounts member accounts of --org-users users
+      each, against one account's sweep time x accounts / accounts in flight, calls per account
+      against the single-account floor plus one AssumeRole, peak RSS of the workers.
 Prints a table and writes bench-results/latest.json.
 
 Usage: python bench/run.py --binary target/release/iam-sweeper [--peer-python .venv-bench/bin/python]
@@ -303,6 +307,13 @@ def main():
                     help="(d) on an account of this many users (default: --users), both tools")
     ap.add_argument("--peer-runs", type=int, default=None,
                     help="(d) runs of each tool and mode (default: --runs)")
+    ap.add_argument("--org-accounts", type=int, default=100,
+                    help="(g) member accounts of the organization sweep (0 skips it)")
+    ap.add_argument("--org-users", type=int, default=100, help="(g) users per member account")
+    ap.add_argument("--org-batch", type=int, default=10,
+                    help="(g) accounts per Distributed Map batch (ItemBatcher MaxItemsPerBatch)")
+    ap.add_argument("--org-concurrency", type=int, default=4,
+                    help="(g) batches at once (the map's MaxConcurrency)")
     ap.add_argument("--zip", default=os.path.join(ROOT, "target", "lambda", "iam-sweeper",
                                                   "bootstrap.zip"))
     args = ap.parse_args()
@@ -392,6 +403,9 @@ def main():
                 args.peer_users, now)
             results["d_peer"] = peer_section(args, emu, peer_users)
 
+        if args.org_accounts:
+            results["g_org"] = org_section(args, emu, now)
+
         results["e_cold_start_ms"] = (lambda s: s and s * 1000)(cold_start(args.binary, 5))
         results["f_zip_mib"] = (os.path.getsize(args.zip) / 2**20
                                 if os.path.exists(args.zip) else None)
@@ -402,6 +416,94 @@ def main():
     with open(os.path.join(ROOT, "bench-results", "latest.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     print_table(results)
+
+
+def org_section(args, emu, now):
+    """(g) The organization mode: --org-accounts members of --org-users users (the benchmark mix),
+    listed, swept in batches of --org-batch with --org-concurrency batches at once, digested; each
+    step is the release binary invoked with the event the workflow sends it."""
+    import org_demo  # tests/emulator: the workflow's steps against the emulator
+
+    users = account(args.org_users, now)
+    enforce_env = {"MODE": "enforce", "MAX_ACTIONS": "100000", **PAGED}
+    # One account's time: the same users swept as a single account, in enforce mode.
+    singles = []
+    for _ in range(args.runs):
+        emu.reseed(users)
+        code, wall, rss, _ = measured([args.binary, "invoke"], aws_env(emu.endpoint, enforce_env))
+        assert code == 0, f"single-account sweep exited {code}"
+        singles.append((wall, rss, emu.calls()))
+    single_wall = statistics.median(s[0] for s in singles)
+    single_calls = iam_calls(singles[0][2])
+
+    emu.reset()
+    started = time.perf_counter()
+    org = org_demo.build_organization(
+        emu, [(f"member-{i:03d}", users) for i in range(args.org_accounts)])
+    seed_s = time.perf_counter() - started
+    emu.reset_calls()
+    env = aws_env(emu.endpoint, {"ORG_BUCKET": org_demo.BUCKET, "ORG_PREFIX": org_demo.PREFIX,
+                                 "SNS_TOPIC_ARN": org.topic,
+                                 "ORG_EXCLUDE_ACCOUNTS": org_demo.MANAGEMENT_ACCOUNT,
+                                 **enforce_env})
+    execution = "bench"
+
+    def step(event):
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(event, f)
+            f.flush()
+            code, wall, rss, out = measured([args.binary, "invoke", "--event", f.name], env)
+        return code, wall, rss, (json.loads(out) if out.strip() else None)
+
+    total_started = time.perf_counter()
+    code, listing_wall, listing_rss, listing = step({"iam_sweeper": "list-accounts",
+                                                     "execution": execution})
+    assert code == 0 and listing["count"] == args.org_accounts, f"listing: {code} {listing}"
+    items = json.loads(emu.client("s3").get_object(Bucket=listing["bucket"], Key=listing["key"])
+                       ["Body"].read())
+    events = org_demo.batch_events(items, args.org_batch, execution)
+    started = time.perf_counter()
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.org_concurrency) as pool:
+        runs = list(pool.map(step, events))
+    map_wall = time.perf_counter() - started
+    assert all(r[0] == 0 for r in runs), f"a worker failed: {[r[0] for r in runs]}"
+    calls = emu.calls()
+    accounts = [a for r in runs for a in r[3]["accounts"]]
+    failed = [a["account_id"] for a in accounts if a["status"] != "ok"]
+    failed_problems = {a["account_id"]: a["problems"] for a in accounts if a["status"] != "ok"}
+    manifest_key = org_demo.write_results(emu, execution, events,
+                                          [(r[0], r[3], "") for r in runs])
+    code, digest_wall, digest_rss, digest = step({
+        "iam_sweeper": "digest", "execution": execution, "listing": listing,
+        "results": {"Bucket": org_demo.BUCKET, "Key": manifest_key}})
+    total_wall = time.perf_counter() - total_started
+    in_flight = min(args.org_accounts, args.org_concurrency * min(args.org_batch, 10))
+    expected = single_wall * args.org_accounts / in_flight
+    floor = sum(floor_by_operation(args.org_users).values())
+    per_account = iam_calls(calls) / args.org_accounts
+    all_calls = sum(v for k, v in calls.items() if not k.startswith("ORGANIZATIONS."))
+    return {"accounts": args.org_accounts, "users_per_account": args.org_users,
+            "batch": args.org_batch, "concurrency": args.org_concurrency,
+            "accounts_in_flight": in_flight, "seed_s": seed_s,
+            "single_account_wall_s": single_wall, "single_account_iam_calls": single_calls,
+            "listing_wall_s": listing_wall, "map_wall_s": map_wall, "digest_wall_s": digest_wall,
+            "digest_exit": code, "digest": digest, "total_wall_s": total_wall,
+            "expected_map_wall_s": expected, "map_over_expected": map_wall / expected,
+            "speedup_over_serial": single_wall * args.org_accounts / map_wall,
+            "iam_calls": iam_calls(calls), "iam_calls_per_account": per_account,
+            "floor_calls_per_account": floor, "calls_per_account_over_floor": per_account / floor,
+            "calls_per_account_over_single": per_account / single_calls,
+            # The emulator is one Python process: its calls per second bound every sweep on it.
+            "single_calls_per_s": single_calls / single_wall,
+            "map_calls_per_s": all_calls / map_wall,
+            "assume_role_per_account": calls.get("STS.AssumeRole", 0) / args.org_accounts,
+            "organizations_calls": {k: v for k, v in calls.items()
+                                    if k.startswith("ORGANIZATIONS.")},
+            "worker_rss_mib": max(r[2] for r in runs), "listing_rss_mib": listing_rss,
+            "digest_rss_mib": digest_rss, "failed_accounts": failed,
+            "failed_problems": failed_problems,
+            "actions_done": sum(a["counts"].get("done", 0) for a in accounts)}
 
 
 def floor_by_operation(users):
@@ -503,6 +605,33 @@ def print_table(r):
                              f"{len(ours['inactive_keys'])} / {len(peer['inactive_keys'])}",
                              f"only ours {len(e['inactive_only_ours'])}, "
                              f"only c7n {len(e['inactive_only_peer'])}"))
+    if "g_org" in r:
+        g = r["g_org"]
+        rows += [
+            (f"(g) organization: {g['accounts']} accounts x {g['users_per_account']} users",
+             f"batches of {g['batch']}, {g['concurrency']} at once, "
+             f"{g['accounts_in_flight']} accounts in flight", ""),
+            ("(g) map wall / (one account x accounts / in flight)",
+             f"{g['map_wall_s']:.2f} / {g['expected_map_wall_s']:.2f} s = "
+             f"{g['map_over_expected']:.2f}", f"{g['speedup_over_serial']:.1f}x over one by one"),
+            ("(g) whole night: listing + map + digest",
+             f"{g['total_wall_s']:.2f} s ({g['listing_wall_s']:.2f} + {g['map_wall_s']:.2f} + "
+             f"{g['digest_wall_s']:.2f})", f"{g['actions_done']} actions done, "
+             f"{len(g['failed_accounts'])} accounts failed"),
+            ("(g) IAM calls per account / the same account swept alone",
+             f"{g['iam_calls_per_account']:.1f} / {g['single_account_iam_calls']} = "
+             f"{g['calls_per_account_over_single']:.3f}",
+             f"+ {g['assume_role_per_account']:.2f} AssumeRole per account"),
+            ("(g) IAM calls per account / the paged floor (c)",
+             f"{g['iam_calls_per_account']:.1f} / {g['floor_calls_per_account']} = "
+             f"{g['calls_per_account_over_floor']:.3f}", ""),
+            ("(g) emulator calls per second: map / one account alone",
+             f"{g['map_calls_per_s']:.0f} / {g['single_calls_per_s']:.0f}",
+             "the emulator (one process) is the bound"),
+            ("(g) peak RSS: worker / listing / digest",
+             f"{g['worker_rss_mib']:.1f} / {g['listing_rss_mib']:.1f} / "
+             f"{g['digest_rss_mib']:.1f} MiB", ""),
+        ]
     rows += [
         ("(e) cold start to first /next (median)", fmt(r.get("e_cold_start_ms"), "ms", 1), "<= 50 ms"),
         ("(f) arm64 release zip", fmt(r.get("f_zip_mib"), "MiB"), "<= 4 MB"),
