@@ -17,12 +17,15 @@
 //!   logging.rs       JSON logs in Lambda, text locally
 //!   core/            pure: report parsing, config, rules, exemptions, event decoding,
 //!                    the action plan, re-check decisions, outcomes, the run report
+//!                    (journal.rs: the journal's layout, records and quarantine decisions;
+//!                    owner_mail.rs: which owner mail is due)
 //!   render/          pure: the audit table, the summary mail, the metrics line, the Security
-//!                    Hub findings (asff.rs: ASFF documents)
+//!                    Hub findings (asff.rs: ASFF documents), the owner's mails
 //!   app/             orchestration over ports: the sweep, the action phase, the read strategy,
-//!                    the Security Hub import (hub.rs: batches, pacing, closing fixed findings)
+//!                    the Security Hub import (hub.rs: batches, pacing, closing fixed findings),
+//!                    the journal's writes (journal.rs), owner mail (owner_mail.rs)
 //!     ports.rs       the traits the run needs from AWS (report, IAM reads/actions, notifier,
-//!                    Security Hub)
+//!                    Security Hub, S3 objects, SES mail, IAM restores for undo)
 //!   aws/             adapters: the only code that names the AWS SDK
 //!   testing/         (feature `test-support`) synthetic accounts, report writer, fake account,
 //!                    fake organization (org.rs)
@@ -45,8 +48,9 @@
 //! ([`core::rules`]), tags read for exemptions ([`app::reads`]), the plan taken
 //! ([`app::act`], re-checking each credential with [`core::recheck`]), the findings imported into
 //! Security Hub when `SECURITY_HUB=true` ([`app::hub`], documents from [`render::asff`], through
-//! [`app::ports::SecurityHub`]), and the summary built ([`render::summary`]) and published
-//! through [`app::ports::Notifier`].
+//! [`app::ports::SecurityHub`]), owners mailed ([`app::owner_mail`]), the run's manifest written to
+//! the journal ([`app::journal`], which also took each action's intent and outcome), and the summary
+//! built ([`render::summary`]) and published through [`app::ports::Notifier`].
 
 pub mod app;
 pub mod aws;
