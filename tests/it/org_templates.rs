@@ -28,6 +28,10 @@ use iam_sweeper::core::org::{self, OrgEvent};
 use serde_json::{Value as Json, json};
 use serde_yaml::Value;
 
+use crate::support::cfn::{
+    is_ref, is_topic_arn, resource, resources_of_type, scalar, strings, tagged,
+};
+
 use crate::support::emulator::python;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -53,73 +57,12 @@ fn single() -> Value {
     load("template.yaml")
 }
 
-fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
-    let r = &t["Resources"][name];
-    assert!(!r.is_null(), "resource {name} is missing");
-    r
-}
-
-fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
-    t["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(ty))
-        .map(|(k, r)| (k.as_str().expect("resource name"), r))
-        .collect()
-}
-
-/// `!Tag value` as (tag, value), e.g. `!Ref Mode` → ("Ref", "Mode").
-fn tagged(v: &Value) -> Option<(String, &Value)> {
-    match v {
-        Value::Tagged(t) => Some((
-            t.tag.to_string().trim_start_matches('!').to_string(),
-            &t.value,
-        )),
-        _ => None,
-    }
-}
-
 fn is_tag(v: &Value, tag: &str, target: &str) -> bool {
     matches!(tagged(v), Some((t, inner)) if t == tag && inner.as_str() == Some(target))
 }
 
-fn is_ref(v: &Value, target: &str) -> bool {
-    is_tag(v, "Ref", target)
-}
-
 fn is_sub(v: &Value, text: &str) -> bool {
     is_tag(v, "Sub", text)
-}
-
-/// A scalar as text (YAML numbers and booleans included).
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Sequence(items) => items.iter().filter_map(scalar).collect(),
-        other => scalar(other).into_iter().collect(),
-    }
-}
-
-/// The topic ARN expression: the created topic, or the existing one.
-fn is_topic_arn(v: &Value) -> bool {
-    let Some((tag, args)) = tagged(v) else {
-        return false;
-    };
-    let args = args.as_sequence().map(Vec::as_slice).unwrap_or_default();
-    tag == "If"
-        && args.len() == 3
-        && args[0].as_str() == Some("CreateTopic")
-        && is_ref(&args[1], "Topic")
-        && is_ref(&args[2], "ExistingTopicArn")
 }
 
 /// A role's statements, as written (an `!If [cond, statement, !Ref AWS::NoValue]` stays whole).

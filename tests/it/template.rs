@@ -8,77 +8,20 @@ use iam_sweeper::core::config::{self, VARIABLES};
 use iam_sweeper::render::metrics;
 use serde_yaml::Value;
 
+use crate::support::cfn::{
+    is_ref, is_topic_arn, resource, resources_of_type, scalar, strings, tagged,
+};
+
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml");
     let text = std::fs::read_to_string(path).expect("read template.yaml");
     serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
 
-fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
-    let r = &t["Resources"][name];
-    assert!(!r.is_null(), "resource {name} is missing");
-    r
-}
-
-fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
-    t["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(ty))
-        .map(|(k, r)| (k.as_str().expect("resource name"), r))
-        .collect()
-}
-
 fn function(t: &Value) -> &Value {
     let fns = resources_of_type(t, "AWS::Serverless::Function");
     assert_eq!(fns.len(), 1, "one function");
     fns[0].1
-}
-
-/// `!Tag value` as (tag, value), e.g. `!Ref Mode` → ("Ref", "Mode").
-fn tagged(v: &Value) -> Option<(String, &Value)> {
-    match v {
-        Value::Tagged(t) => Some((
-            t.tag.to_string().trim_start_matches('!').to_string(),
-            &t.value,
-        )),
-        _ => None,
-    }
-}
-
-fn is_ref(v: &Value, target: &str) -> bool {
-    matches!(tagged(v), Some((tag, inner)) if tag == "Ref" && inner.as_str() == Some(target))
-}
-
-/// A scalar as text (YAML numbers and booleans included).
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::Sequence(items) => items.iter().filter_map(scalar).collect(),
-        other => scalar(other).into_iter().collect(),
-    }
-}
-
-/// The topic ARN expression: the created topic, or the existing one.
-fn is_topic_arn(v: &Value) -> bool {
-    let Some((tag, args)) = tagged(v) else {
-        return false;
-    };
-    let args = args.as_sequence().map(Vec::as_slice).unwrap_or_default();
-    tag == "If"
-        && args.len() == 3
-        && args[0].as_str() == Some("CreateTopic")
-        && is_ref(&args[1], "Topic")
-        && is_ref(&args[2], "ExistingTopicArn")
 }
 
 /// The role's statements; a statement under `!If [cond, statement, !Ref AWS::NoValue]` counts.

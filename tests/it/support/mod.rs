@@ -1,4 +1,5 @@
 //! What the integration tests share.
 
+pub mod cfn;
 pub mod emulator;
 pub mod proxy;
