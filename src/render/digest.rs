@@ -10,12 +10,7 @@ use crate::core::config::Mode;
 use crate::core::org::{AccountResult, AccountStatus, Digest};
 use crate::core::outcome::Status;
 use crate::core::run::Counter;
-use crate::render::summary::{MAX_BODY_BYTES, Message};
-
-/// The body is cut a little below SNS's limit to leave room for the truncation note.
-const BODY_BUDGET: usize = MAX_BODY_BYTES - 4_096;
-/// SNS requires subjects under 100 characters.
-const MAX_SUBJECT: usize = 99;
+use crate::render::summary::{Message, clean_subject, join_within_budget};
 
 /// The digest mail.
 pub fn build(d: &Digest) -> Message {
@@ -63,16 +58,7 @@ pub fn subject(d: &Digest) -> String {
         d.total(Counter::Findings),
         d.total(Counter::Upcoming),
     );
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .take(MAX_SUBJECT)
-        .collect()
+    clean_subject(&s)
 }
 
 fn attributes(d: &Digest) -> Vec<(String, String)> {
@@ -252,22 +238,4 @@ fn account_line(a: &AccountResult) -> String {
         let _ = write!(line, " (run {run})");
     }
     line
-}
-
-fn join_within_budget(lines: Vec<String>) -> String {
-    let mut out = String::new();
-    let total = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        if out.len() + line.len() + 1 > BODY_BUDGET {
-            let _ = write!(
-                out,
-                "\n... {} more lines left out to stay under SNS's 256 KB limit; see the function's logs for everything.\n",
-                total - i
-            );
-            return out;
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
 }

@@ -84,7 +84,7 @@ pub fn failure(
 }
 
 /// Printable ASCII under SNS's subject limit.
-fn clean_subject(s: &str) -> String {
+pub(crate) fn clean_subject(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -405,7 +405,9 @@ fn context(f: &Finding) -> String {
     }
 }
 
-fn join_within_budget(lines: Vec<String>) -> String {
+/// The lines joined, cut below SNS's message limit with a note saying how many were left out
+/// (the run summary and the organization's digest).
+pub(crate) fn join_within_budget(lines: Vec<String>) -> String {
     let mut out = String::new();
     let total = lines.len();
     for (i, line) in lines.into_iter().enumerate() {
