@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeZone, Utc};
 use iam_sweeper::app::Settings;
 use iam_sweeper::app::org::{self, ListingError, OrgOutput, OrgRunError};
 use iam_sweeper::app::ports::{KeyStatus, OrgAccountStatus, PublishError};
@@ -32,26 +31,13 @@ const C: &str = "333333333333";
 const D: &str = "444444444444";
 const E: &str = "555555555555";
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap()
-}
+use crate::sweep::{ago, now};
 
-fn ago(days: i64) -> DateTime<Utc> {
-    now() - chrono::Duration::days(days)
-}
-
+/// A user of `account` created 400 days ago, with no password and no keys.
 fn user(account: &str, name: &str) -> Record {
     Record {
-        user: name.into(),
         arn: format!("arn:aws:iam::{account}:user/{name}"),
-        user_creation_time: Some(ago(400)),
-        password_enabled: Some(false),
-        password_last_used: None,
-        password_last_changed: None,
-        password_next_rotation: None,
-        mfa_active: Some(false),
-        access_keys: Default::default(),
-        certs: Default::default(),
+        ..crate::sweep::user(name)
     }
 }
 
