@@ -2,7 +2,7 @@
 //! users. Each test starts its own emulator, runs `iam-sweeper invoke`, then reads the IAM state
 //! and the SNS message back.
 
-use crate::support::emulator::{Emulator, ts};
+use crate::support::emulator::{Emulator, first_key_id, ts};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
@@ -140,17 +140,7 @@ async fn report_mode_finds_every_rule_and_touches_nothing() {
 async fn enforce_mode_acts_then_a_second_run_is_idempotent() {
     let e = Emulator::start();
     let seeded = e.seed(cast());
-    let key_id = |user: &str| -> String {
-        seeded["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["name"] == user)
-            .unwrap()["keys"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let key_id = |user: &str| first_key_id(&seeded, user);
     let topic = e.topic("sweeper").await;
     let run = e.invoke(None, &[("MODE", "enforce"), ("SNS_TOPIC_ARN", &topic)]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use iam_sweeper::aws::AwsAccount;
 use serde_json::{Value, json};
 
-use crate::support::emulator::{Emulator, Run, sweeper_env, ts};
+use crate::support::emulator::{Emulator, Run, first_key_id, sweeper_env, ts};
 
 const BUCKET: &str = "iam-sweeper-journal";
 const PREFIX: &str = "journal/";
@@ -73,17 +73,7 @@ async fn objects(a: &AwsAccount, prefix: &str) -> Vec<String> {
 async fn an_enforce_run_is_undone_once_and_listed() {
     let e = Emulator::start();
     let seeded = e.seed(cast());
-    let key_id = |user: &str| -> String {
-        seeded["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["name"] == user)
-            .unwrap()["keys"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let key_id = |user: &str| first_key_id(&seeded, user);
     let aws = AwsAccount::new(&e.sdk_config().await);
     aws.s3
         .create_bucket()

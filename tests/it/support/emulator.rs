@@ -292,6 +292,16 @@ impl Run {
     }
 }
 
+/// The ID the emulator gave `user`'s first seeded key (from the answer of [`Emulator::seed`]).
+pub fn first_key_id(seeded: &Value, user: &str) -> String {
+    seeded["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["name"] == user))
+        .and_then(|u| u["keys"][0]["id"].as_str())
+        .unwrap_or_else(|| panic!("no seeded key for {user}: {seeded}"))
+        .to_string()
+}
+
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
